@@ -1,0 +1,142 @@
+//! The single writer thread of the embedded log. Appends are grouped: every request waiting
+//! when the thread wakes is written, then each touched file is fsynced once, then all of them
+//! are acknowledged — many producers share one fsync instead of paying one each.
+
+use super::codec;
+use super::topic::Topic;
+use crate::event::partition_for;
+use crate::{BusError, Event, Position};
+use brain_config::FsyncPolicy;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Most bytes written in one group before acknowledging, to bound latency and memory.
+const MAX_GROUP_BYTES: usize = 8 * 1024 * 1024;
+
+pub(crate) struct AppendRequest {
+    pub topic: Arc<Topic>,
+    pub events: Vec<Event>,
+    pub reply: oneshot::Sender<Result<Vec<Position>, BusError>>,
+}
+
+pub(crate) struct WriterSettings {
+    pub fsync: FsyncPolicy,
+    pub segment_bytes: u64,
+}
+
+/// Runs until every sender is dropped; `appended` ticks after each durable group.
+pub(crate) fn run(mut requests: mpsc::Receiver<AppendRequest>, settings: WriterSettings, appended: watch::Sender<u64>) {
+    while let Some(first) = requests.blocking_recv() {
+        let mut group = vec![first];
+        let mut bytes: usize = group[0].events.iter().map(Event::size).sum();
+        while bytes < MAX_GROUP_BYTES {
+            match requests.try_recv() {
+                Ok(request) => {
+                    bytes += request.events.iter().map(Event::size).sum::<usize>();
+                    group.push(request);
+                }
+                Err(_) => break,
+            }
+        }
+        let results = append_group(&group, &settings);
+        appended.send_modify(|n| *n = n.wrapping_add(1));
+        for (request, result) in group.into_iter().zip(results) {
+            let _ = request.reply.send(result);
+        }
+    }
+}
+
+/// Pending bytes of one partition within a group.
+struct PartitionBatch {
+    bytes: Vec<u8>,
+    /// (offset, position in segment) of each record.
+    records: Vec<(u64, u64)>,
+}
+
+fn append_group(group: &[AppendRequest], settings: &WriterSettings) -> Vec<Result<Vec<Position>, BusError>> {
+    let now = chrono::Utc::now().timestamp_millis();
+    // Partitions touched by this group, keyed by (topic name, partition) for a stable order.
+    let mut batches: BTreeMap<(String, u32), (Arc<Topic>, PartitionBatch)> = BTreeMap::new();
+    let mut positions: Vec<Vec<Position>> = Vec::with_capacity(group.len());
+    let mut next: BTreeMap<(String, u32), u64> = BTreeMap::new();
+    let mut lens: BTreeMap<(String, u32), u64> = BTreeMap::new();
+    for request in group {
+        let mut request_positions = Vec::with_capacity(request.events.len());
+        for event in &request.events {
+            let partition = partition_for(&event.key, request.topic.partition_count());
+            let key = (request.topic.name.clone(), partition);
+            let Some(part) = request.topic.partition(partition) else { continue };
+            let offset = next.entry(key.clone()).or_insert_with(|| part.appender().next_offset);
+            let len = lens.entry(key.clone()).or_insert_with(|| part.appender().len);
+            let (_, batch) = batches
+                .entry(key)
+                .or_insert_with(|| (request.topic.clone(), PartitionBatch { bytes: Vec::new(), records: Vec::new() }));
+            let before = batch.bytes.len();
+            codec::encode(&mut batch.bytes, *offset, now, event);
+            batch.records.push((*offset, *len + before as u64));
+            request_positions.push(Position { partition, offset: *offset });
+            *offset += 1;
+        }
+        positions.push(request_positions);
+    }
+
+    let mut failure: Option<String> = None;
+    let mut written = Vec::new();
+    for ((_, partition), (topic, batch)) in &batches {
+        let Some(part) = topic.partition(*partition) else { continue };
+        match write_batch(part, batch, settings) {
+            Ok(new_records) => written.push((part, new_records)),
+            Err(error) => {
+                failure = Some(error.to_string());
+                break;
+            }
+        }
+    }
+    if let Some(reason) = failure {
+        // Nothing of this group is acknowledged; roll back what was written so offsets stay
+        // dense and no reader ever sees an unacknowledged record.
+        for (part, _) in written {
+            let mut appender = part.appender();
+            let durable = part.end_offset();
+            let _ = rollback(part, &mut appender, durable);
+        }
+        tracing::error!(%reason, "embedded log append failed");
+        return group.iter().map(|_| Err(BusError::Io { path: "embedded log".into(), source: std::io::Error::other(reason.clone()) })).collect();
+    }
+    for (part, records) in written {
+        let appender = part.appender();
+        part.publish_durable(&appender, &records);
+    }
+    positions.into_iter().map(Ok).collect()
+}
+
+/// Writes one partition's batch (rolling the segment first if it is full) and syncs it.
+fn write_batch(part: &super::partition::Partition, batch: &PartitionBatch, settings: &WriterSettings) -> Result<Vec<(u64, u64)>, BusError> {
+    use std::io::Write;
+    let mut appender = part.appender();
+    let mut records = batch.records.clone();
+    if appender.len >= settings.segment_bytes {
+        let old_len = appender.len;
+        part.roll(&mut appender)?;
+        // Positions were computed against the old segment; rebase them on the new one.
+        for (_, pos) in &mut records {
+            *pos -= old_len;
+        }
+    }
+    appender.file.write_all(&batch.bytes).map_err(|e| BusError::io(part.path(), e))?;
+    if settings.fsync == FsyncPolicy::Always {
+        appender.file.sync_data().map_err(|e| BusError::io(part.path(), e))?;
+    }
+    appender.len += batch.bytes.len() as u64;
+    appender.next_offset += batch.records.len() as u64;
+    Ok(records)
+}
+
+fn rollback(part: &super::partition::Partition, appender: &mut super::partition::Appender, durable_offset: u64) -> Result<(), BusError> {
+    let durable_len = part.durable_len();
+    appender.file.set_len(durable_len).map_err(|e| BusError::io(part.path(), e))?;
+    appender.len = durable_len;
+    appender.next_offset = durable_offset;
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Vocabulary shared by every crate of Industry Brain: the error codes and their one mapping
+//! to gRPC status and RFC 9457 problem+json.
+
+pub mod error;
+
+pub use error::{ErrorCode, Problem, ServiceError, Violation, grpc_status};

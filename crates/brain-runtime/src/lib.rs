@@ -1,0 +1,20 @@
+//! The runtime of a brain process: which services run (targets), the backends they need,
+//! the HTTP and gRPC listeners, health and readiness, OpenAPI, and graceful shutdown.
+//!
+//! Services are plain library crates that hand the runtime a [`ServiceSpec`]; the runtime
+//! starts only the backends the selected targets need (an explicit dependency map, as in
+//! Loki), then the services, then the listeners, and stops in reverse.
+
+mod context;
+mod error;
+mod grpc;
+mod http;
+mod metrics;
+mod process;
+mod service;
+pub mod targets;
+
+pub use context::{ServiceContext, Topics};
+pub use error::RuntimeError;
+pub use process::{Process, ProcessOptions, RunningProcess};
+pub use service::{Backend, Service, ServiceSpec};

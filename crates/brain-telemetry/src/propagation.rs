@@ -1,0 +1,86 @@
+//! W3C trace context (`traceparent`, `tracestate`) across process boundaries: gRPC metadata,
+//! HTTP headers and event headers all go through the global propagator set by [`crate::init`].
+
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, Injector};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// Header name of the W3C trace parent.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// Event headers as ordered name/value pairs (the bus's header type).
+pub struct HeaderPairs<'a>(pub &'a mut Vec<(String, String)>);
+
+impl Injector for HeaderPairs<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        self.0.retain(|(k, _)| k != key);
+        self.0.push((key.to_owned(), value));
+    }
+}
+
+/// Read-only view of event headers.
+pub struct HeaderPairsRef<'a>(pub &'a [(String, String)]);
+
+impl Extractor for HeaderPairsRef<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v.as_str())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(k, _)| k.as_str()).collect()
+    }
+}
+
+/// HTTP and gRPC (tonic metadata wraps an `http::HeaderMap`) headers.
+pub struct HttpHeaders<'a>(pub &'a http::HeaderMap);
+
+impl Extractor for HttpHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+pub struct HttpHeadersMut<'a>(pub &'a mut http::HeaderMap);
+
+impl Injector for HttpHeadersMut<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(key.as_bytes()), http::HeaderValue::from_str(&value)) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Writes the context of the current `tracing` span into `injector`.
+pub fn inject_current(injector: &mut dyn Injector) {
+    let context = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|propagator| propagator.inject_context(&context, injector));
+}
+
+/// Reads a remote parent context from `extractor`.
+pub fn extract(extractor: &dyn Extractor) -> Context {
+    opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(extractor))
+}
+
+/// Makes `span` a child of the remote context found in `extractor`, if any.
+pub fn set_remote_parent(span: &tracing::Span, extractor: &dyn Extractor) {
+    let parent = extract(extractor);
+    if opentelemetry::trace::TraceContextExt::has_active_span(&parent) {
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// The `traceparent` of the current span, if it has a valid context.
+pub fn current_traceparent() -> Option<String> {
+    let mut headers = Vec::new();
+    inject_current(&mut HeaderPairs(&mut headers));
+    headers.into_iter().find(|(k, _)| k == TRACEPARENT).map(|(_, v)| v)
+}
+
+/// Trace id (32 hex digits) of a `traceparent` value, for tests and logs.
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace_id) = (parts.next()?, parts.next()?);
+    (trace_id.len() == 32).then_some(trace_id)
+}

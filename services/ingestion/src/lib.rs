@@ -1,0 +1,101 @@
+//! Ingestion service: enterprises, edge gateways and public-data feeds push records of a
+//! dataset; each record is checked for shape and size, given an id, and published to the
+//! data chain. Refused records are published as dead letters with their reasons — nothing
+//! is silently dropped.
+//!
+//! Built: REST JSON batches and the unary gRPC `Ingest`. Not yet (answer UNIMPLEMENTED):
+//! the bidirectional stream, NDJSON/CSV, MQTT, scheduled pulls, source listing.
+
+mod api;
+mod domain;
+mod error;
+mod events;
+mod metrics;
+
+pub use domain::{RecordInput, RecordOutcome};
+pub use error::IngestionError;
+
+use brain_runtime::{Backend, RuntimeError, Service, ServiceContext, ServiceSpec};
+use std::sync::Arc;
+
+pub fn spec() -> ServiceSpec {
+    ServiceSpec {
+        name: "ingestion",
+        description: "records in over gRPC and REST (MQTT and scheduled pulls to come), onto the data chain",
+        needs: &[Backend::Bus],
+        migrations: &[],
+        build: |ctx| Box::pin(async move { Ok(Arc::new(Ingestion::new(&ctx)?) as Arc<dyn Service>) }),
+    }
+}
+
+/// The service: a publisher of checked records.
+#[derive(Clone)]
+pub struct Ingestion {
+    publisher: events::Publisher,
+    limits: domain::Limits,
+}
+
+impl Ingestion {
+    fn new(ctx: &ServiceContext) -> Result<Self, RuntimeError> {
+        let c = &ctx.config.ingestion;
+        Ok(Self {
+            publisher: events::Publisher::new(ctx.bus()?.clone(), &ctx.topics),
+            limits: domain::Limits {
+                max_body_bytes: c.max_body_bytes,
+                max_record_bytes: c.max_record_bytes,
+                max_batch_records: c.max_batch_records,
+            },
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Service for Ingestion {
+    fn grpc_names(&self) -> Vec<&'static str> {
+        vec![api::grpc::SERVICE_NAME]
+    }
+
+    fn add_grpc(&self, routes: &mut tonic::service::RoutesBuilder) {
+        routes.add_service(api::grpc::server(self.clone()));
+    }
+
+    fn rest(&self) -> utoipa_axum::router::OpenApiRouter {
+        api::rest::router(self.clone())
+    }
+}
+
+impl Ingestion {
+    /// Checks a batch, publishes its outcomes durably, and reports one outcome per record.
+    pub(crate) async fn ingest(
+        &self,
+        tenant: &str,
+        dataset: &str,
+        source: brain_proto::events::v1::Source,
+        inputs: Vec<RecordInput>,
+    ) -> Result<Vec<RecordOutcome>, IngestionError> {
+        domain::validate_name("tenant", tenant)?;
+        domain::validate_name("dataset", dataset)?;
+        if inputs.len() > self.limits.max_batch_records as usize {
+            return Err(IngestionError::BatchTooLarge { count: inputs.len(), limit: self.limits.max_batch_records });
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let outcomes: Vec<RecordOutcome> = inputs
+            .into_iter()
+            .enumerate()
+            .map(|(i, input)| domain::check_record(i as u32, tenant, dataset, input, now, &self.limits))
+            .collect();
+        self.publisher.publish(tenant, dataset, &source, &outcomes).await?;
+        let channel = brain_proto::events::v1::SourceKind::try_from(source.kind).map_or("unknown", |k| match k {
+            brain_proto::events::v1::SourceKind::Grpc => "grpc",
+            brain_proto::events::v1::SourceKind::Rest => "rest",
+            brain_proto::events::v1::SourceKind::Mqtt => "mqtt",
+            brain_proto::events::v1::SourceKind::Pull => "pull",
+            _ => "other",
+        });
+        let accepted = outcomes.iter().filter(|o| matches!(o, RecordOutcome::Accepted { .. })).count() as u64;
+        let m = metrics::get();
+        m.records.add(accepted, &[opentelemetry::KeyValue::new("channel", channel), opentelemetry::KeyValue::new("outcome", "accepted")]);
+        m.records.add(outcomes.len() as u64 - accepted, &[opentelemetry::KeyValue::new("channel", channel), opentelemetry::KeyValue::new("outcome", "rejected")]);
+        Ok(outcomes)
+    }
+}

@@ -1,0 +1,89 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+/// Every gRPC service of the seven services, by target.
+pub const GRPC_SERVICES: [(&str, &str); 10] = [
+    ("ingestion", "brain.ingestion.v1.IngestionService"),
+    ("governance", "brain.governance.v1.CatalogService"),
+    ("governance", "brain.governance.v1.ClassificationService"),
+    ("governance", "brain.governance.v1.QualityService"),
+    ("governance", "brain.governance.v1.WarehouseService"),
+    ("compute-scheduler", "brain.scheduler.v1.ComputeSchedulerService"),
+    ("model-gateway", "brain.gateway.v1.ModelRegistryService"),
+    ("model-gateway", "brain.gateway.v1.ModelGatewayService"),
+    ("service-opening", "brain.opening.v1.ServiceOpeningService"),
+    ("portal-api", "brain.portal.v1.PortalService"),
+];
+
+/// The evaluation service's gRPC name (listed apart: it is real, not a stub).
+pub const EVALUATION: (&str, &str) = ("evaluation", "brain.evaluation.v1.EvaluationService");
+
+pub fn all_grpc_services() -> Vec<(&'static str, &'static str)> {
+    GRPC_SERVICES.iter().copied().chain(std::iter::once(EVALUATION)).collect()
+}
+
+pub async fn channel(grpc: &str) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(grpc.to_owned()).unwrap().connect().await.unwrap()
+}
+
+pub async fn health(grpc: &str, service: &str) -> ServingStatus {
+    let mut client = HealthClient::new(channel(grpc).await);
+    let response = client.check(HealthCheckRequest { service: service.to_owned() }).await;
+    match response {
+        Ok(r) => ServingStatus::try_from(r.into_inner().status).unwrap(),
+        Err(status) if status.code() == tonic::Code::NotFound => ServingStatus::ServiceUnknown,
+        Err(status) => panic!("health check of {service} failed: {status}"),
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// Polls `check` every 100 ms until it returns Some, or fails after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `brain up` on a fresh data directory and ports the OS picks.
+pub fn brain_up(data_dir: &std::path::Path) -> brain_testkit::BrainProcess {
+    brain_testkit::BrainProcess::spawn(
+        &["up", "--data-dir", data_dir.to_str().unwrap(), "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"],
+        &[],
+    )
+    .unwrap()
+}
+
+/// Textile records as an enterprise would push them.
+pub fn textile_batch(batch: usize, size: usize) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = (0..size)
+        .map(|i| {
+            serde_json::json!({
+                "_id": format!("b{batch}-r{i}"),
+                "_event_time": "2026-11-22T08:00:00+08:00",
+                "enterprise_uscc": "91330100MA27XKQ71B",
+                "line": format!("L{}", i % 4),
+                "fabric": "denim",
+                "output_m": 1200 + i,
+                "energy_kwh": 310.5,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(records)
+}

@@ -1,0 +1,91 @@
+//! The system split across two processes on real Kafka, PostgreSQL and Redis: each process
+//! serves its services, and an event published in one reaches its consumer in the other
+//! with its trace context intact.
+
+mod common;
+
+use brain_testkit::{BrainProcess, MockCollector, engines};
+use common::*;
+use std::time::Duration;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+const FRONT: &str = "ingestion,governance,compute-scheduler,model-gateway";
+const BACK: &str = "service-opening,portal-api,evaluation";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_share_the_data_chain_and_one_trace() {
+    let (Some(kafka), Some(postgres), Some(redis)) = (engines::kafka(), engines::postgres(), engines::redis()) else { return };
+    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
+    let (collector, otlp) = MockCollector::start().await.unwrap();
+    // A topic prefix of its own keeps this run apart from others on the shared broker.
+    let prefix = format!("e2e{}", uuid::Uuid::now_v7().simple());
+    let bus = format!("kafka://{kafka}");
+    let env = [
+        ("BRAIN_COMMON__BUS", bus.as_str()),
+        ("BRAIN_COMMON__DATABASE", database.url()),
+        ("BRAIN_COMMON__CACHE", redis.as_str()),
+        ("BRAIN_COMMON__TOPIC_PREFIX", prefix.as_str()),
+        ("BRAIN_COMMON__HTTP_ADDR", "127.0.0.1:0"),
+        ("BRAIN_COMMON__GRPC_ADDR", "127.0.0.1:0"),
+        ("BRAIN_BUS__KAFKA_SESSION_TIMEOUT_MS", "1000"),
+        ("BRAIN_BUS__KAFKA_HEARTBEAT_INTERVAL_MS", "100"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    ];
+    let front = BrainProcess::spawn(&["serve", "--target", FRONT], &env).unwrap();
+    let back = BrainProcess::spawn(&["serve", "--target", BACK], &env).unwrap();
+
+    // Each process serves exactly its own services.
+    for (target, service) in all_grpc_services() {
+        let (mine, other) = if FRONT.split(',').any(|t| t == target) { (&front, &back) } else { (&back, &front) };
+        assert_eq!(health(&mine.grpc, service).await, ServingStatus::Serving, "{service} in its process");
+        assert_eq!(health(&other.grpc, service).await, ServingStatus::ServiceUnknown, "{service} in the other process");
+    }
+    let client = http();
+    for process in [&front, &back] {
+        let ready: serde_json::Value = client.get(format!("{}/readyz", process.http)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(ready["status"], "ready", "{ready}");
+    }
+
+    // A client call with its own trace: ingestion (front) publishes on Kafka, evaluation
+    // (back) consumes and writes PostgreSQL.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
+    let tenant = "91330100MA27XKQ71B";
+    let ack: serde_json::Value = client
+        .post(format!("{}/api/v1/tenants/{tenant}/datasets/production-output/records", front.http))
+        .header("traceparent", &traceparent)
+        .json(&textile_batch(7, 3))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ack["accepted"], 3, "{ack}");
+
+    let usage_url = format!("{}/api/v1/usage/{tenant}", back.http);
+    let total = eventually(Duration::from_secs(30), "evaluation to meter the batch", || {
+        let client = client.clone();
+        let usage_url = usage_url.clone();
+        async move {
+            let usage: serde_json::Value = client.get(&usage_url).send().await.ok()?.json().await.ok()?;
+            usage["totals"].as_array()?.iter().find(|t| t["kind"] == "records_ingested").and_then(|t| t["quantity"].as_f64())
+        }
+    })
+    .await;
+    assert_eq!(total, 3.0);
+
+    // The consumer's span in the back process continues the client's trace.
+    let span = eventually(Duration::from_secs(20), "the consumer span at the collector", || {
+        let spans = collector.spans();
+        async move { spans.into_iter().find(|s| s.name == "evaluation.record_usage" && s.trace_id == trace_id) }
+    })
+    .await;
+    assert!(span.resource.iter().any(|r| r.contains("brain.targets") && r.contains("evaluation")), "{:?}", span.resource);
+    let producer_spans: Vec<_> = collector.spans().into_iter().filter(|s| s.trace_id == trace_id && s.resource.iter().any(|r| r.contains("ingestion"))).collect();
+    assert!(!producer_spans.is_empty(), "the front process exported spans of the same trace");
+
+    drop((front, back));
+    database.drop_now().await.unwrap();
+}

@@ -1,0 +1,156 @@
+//! The whole system in one process on embedded backends (`brain up`).
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn brain_up_serves_every_service_and_the_operations_endpoints() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    eprintln!("brain up: ready in {} ms (process), {:?} from spawn", brain.ready_ms, brain.spawn_to_ready);
+    assert!(brain.ready_ms < 2000, "ready in {} ms; the goal is under 2 s", brain.ready_ms);
+    let client = http();
+
+    let healthz = client.get(format!("{}/healthz", brain.http)).send().await.unwrap();
+    assert_eq!(healthz.status(), 200);
+
+    let readyz: serde_json::Value = client.get(format!("{}/readyz", brain.http)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(readyz["status"], "ready", "{readyz}");
+    for backend in ["store", "bus", "cache"] {
+        assert_eq!(readyz["checks"][backend]["status"], "ok", "{readyz}");
+    }
+
+    // Every gRPC service reports SERVING.
+    for (target, service) in all_grpc_services() {
+        assert_eq!(health(&brain.grpc, service).await, ServingStatus::Serving, "{target}: {service}");
+    }
+    assert_eq!(health(&brain.grpc, "").await, ServingStatus::Serving);
+
+    // The OpenAPI document is 3.1 and lists a route of every service.
+    let openapi: serde_json::Value = client.get(format!("{}/openapi.json", brain.http)).send().await.unwrap().json().await.unwrap();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3.1"), "{}", openapi["openapi"]);
+    let paths = openapi["paths"].as_object().unwrap();
+    for path in [
+        "/api/v1/tenants/{tenant}/datasets/{dataset}/records",
+        "/api/v1/datasets",
+        "/api/v1/jobs",
+        "/v1/chat/completions",
+        "/api/v1/components",
+        "/api/v1/cockpit/overview",
+        "/api/v1/usage/{tenant}",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from /openapi.json");
+    }
+    let docs = client.get(format!("{}/docs", brain.http)).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("/openapi.json"));
+
+    // A route that is not built yet says so in problem+json, it does not fake data.
+    let stub = client.post(format!("{}/api/v1/jobs", brain.http)).send().await.unwrap();
+    assert_eq!(stub.status(), 501);
+    assert_eq!(stub.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = stub.json().await.unwrap();
+    assert_eq!(problem["code"], "unimplemented");
+
+    // And over gRPC: UNIMPLEMENTED.
+    let mut scheduler =
+        brain_proto::scheduler::v1::compute_scheduler_service_client::ComputeSchedulerServiceClient::new(channel(&brain.grpc).await);
+    let status = scheduler.list_clusters(brain_proto::scheduler::v1::ListClustersRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+
+    // Metrics name the routes that were called.
+    let metrics = client.get(format!("{}/metrics", brain.http)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("brain_http_requests_total{"), "{metrics}");
+    assert!(metrics.contains("route=\"/api/v1/jobs\""), "{metrics}");
+    assert!(metrics.contains("brain_grpc_requests_total{"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_reflection_lists_every_service() {
+    use tokio_stream::StreamExt;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let mut client = ServerReflectionClient::new(channel(&brain.grpc).await);
+    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut responses = client.server_reflection_info(tokio_stream::once(request)).await.unwrap().into_inner();
+    let Some(Ok(response)) = responses.next().await else { panic!("no reflection response") };
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else { panic!("unexpected response") };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for (_, service) in all_grpc_services() {
+        assert!(names.iter().any(|n| n == service), "{service} not in {names:?}");
+    }
+    assert!(names.iter().any(|n| n == "grpc.health.v1.Health"), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingested_records_are_metered_by_evaluation() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let client = http();
+    let url = format!("{}/api/v1/tenants/91330100MA27XKQ71B/datasets/production-output/records", brain.http);
+    let mut batch = textile_batch(1, 5);
+    batch.as_array_mut().unwrap().push(serde_json::json!({"_event_time": "last tuesday", "line": "L9"}));
+    let ack: serde_json::Value = client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ack["accepted"], 5, "{ack}");
+    assert_eq!(ack["rejected"], 1, "{ack}");
+    let rejected = &ack["results"][5];
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["violation"]["field"], "_event_time");
+    assert_eq!(rejected["violation"]["record_index"], 5);
+
+    // Evaluation consumes the usage event ingestion published and sums it per tenant.
+    let usage_url = format!("{}/api/v1/usage/91330100MA27XKQ71B", brain.http);
+    let total = eventually(Duration::from_secs(10), "usage to be metered", || {
+        let client = client.clone();
+        let usage_url = usage_url.clone();
+        async move {
+            let usage: serde_json::Value = client.get(&usage_url).send().await.ok()?.json().await.ok()?;
+            let totals = usage["totals"].as_array()?;
+            totals.iter().find(|t| t["kind"] == "records_ingested").map(|t| t["quantity"].as_f64().unwrap_or(0.0))
+        }
+    })
+    .await;
+    assert_eq!(total, 5.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_precise_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let client = http();
+    let url = format!("{}/api/v1/tenants/acme/datasets/orders/records", brain.http);
+
+    let malformed = client.post(&url).body("[{\"a\":1},").header("content-type", "application/json").send().await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    let problem: serde_json::Value = malformed.json().await.unwrap();
+    assert_eq!(problem["code"], "invalid_argument");
+    assert!(problem["detail"].as_str().unwrap().contains("not a JSON array"), "{problem}");
+
+    let bad_name = client.post(format!("{}/api/v1/tenants/acme/datasets/bad%20name/records", brain.http)).json(&serde_json::json!([])).send().await.unwrap();
+    assert_eq!(bad_name.status(), 400);
+    let problem: serde_json::Value = bad_name.json().await.unwrap();
+    assert_eq!(problem["violations"][0]["field"], "dataset", "{problem}");
+
+    let too_big = client.post(&url).body(vec![b' '; 17 * 1024 * 1024]).header("content-type", "application/json").send().await.unwrap();
+    assert_eq!(too_big.status(), 413);
+
+    let csv = client.post(&url).body("a,b\n1,2\n").header("content-type", "text/csv").send().await.unwrap();
+    assert_eq!(csv.status(), 501);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_gracefully() {
+    let data = tempfile::tempdir().unwrap();
+    let mut brain = brain_up(data.path());
+    let code = brain.terminate(Duration::from_secs(20));
+    assert_eq!(code, Some(0), "log:\n{}", brain.log());
+    assert!(brain.log().contains("\"stopped\""), "log:\n{}", brain.log());
+}
