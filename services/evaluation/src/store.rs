@@ -62,7 +62,7 @@ impl UsageStore {
             .store
             .scoped(tenant)
             .fetch_all(
-                "SELECT kind, unit, SUM(quantity) AS quantity, SUM(events) AS events FROM evaluation_usage_daily \
+                "SELECT kind, unit, SUM(quantity) AS quantity, CAST(SUM(events) AS BIGINT) AS events FROM evaluation_usage_daily \
                  WHERE tenant_id = $1 AND ($2 = '' OR day >= $2) AND ($3 = '' OR day <= $3) \
                  GROUP BY kind, unit ORDER BY kind, unit",
                 &[Value::from(from_day), Value::from(to_day)],

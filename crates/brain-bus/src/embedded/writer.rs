@@ -3,6 +3,7 @@
 //! are acknowledged — many producers share one fsync instead of paying one each.
 
 use super::codec;
+use super::partition::Partition;
 use super::topic::Topic;
 use crate::event::partition_for;
 use crate::{BusError, Event, Position};
@@ -52,35 +53,39 @@ struct PartitionBatch {
     bytes: Vec<u8>,
     /// (offset, position in segment) of each record.
     records: Vec<(u64, u64)>,
+    next_offset: u64,
+    /// Length of the active segment before this batch.
+    base_len: u64,
 }
 
 fn append_group(group: &[AppendRequest], settings: &WriterSettings) -> Vec<Result<Vec<Position>, BusError>> {
     let now = chrono::Utc::now().timestamp_millis();
-    // Partitions touched by this group, keyed by (topic name, partition) for a stable order.
-    let mut batches: BTreeMap<(String, u32), (Arc<Topic>, PartitionBatch)> = BTreeMap::new();
+    // Partitions touched by this group, keyed by (topic identity, partition): no allocation
+    // per event on this hot path.
+    let mut batches: BTreeMap<(usize, u32), (Arc<Topic>, PartitionBatch)> = BTreeMap::new();
     let mut positions: Vec<Vec<Position>> = Vec::with_capacity(group.len());
-    let mut next: BTreeMap<(String, u32), u64> = BTreeMap::new();
-    let mut lens: BTreeMap<(String, u32), u64> = BTreeMap::new();
     for request in group {
+        let topic_id = Arc::as_ptr(&request.topic) as usize;
         let mut request_positions = Vec::with_capacity(request.events.len());
         for event in &request.events {
             let partition = partition_for(&event.key, request.topic.partition_count());
-            let key = (request.topic.name.clone(), partition);
             let Some(part) = request.topic.partition(partition) else { continue };
-            let offset = next.entry(key.clone()).or_insert_with(|| part.appender().next_offset);
-            let len = lens.entry(key.clone()).or_insert_with(|| part.appender().len);
-            let (_, batch) = batches
-                .entry(key)
-                .or_insert_with(|| (request.topic.clone(), PartitionBatch { bytes: Vec::new(), records: Vec::new() }));
-            let before = batch.bytes.len();
-            codec::encode(&mut batch.bytes, *offset, now, event);
-            batch.records.push((*offset, *len + before as u64));
-            request_positions.push(Position { partition, offset: *offset });
-            *offset += 1;
+            let (_, batch) = batches.entry((topic_id, partition)).or_insert_with(|| {
+                let appender = part.appender();
+                (request.topic.clone(), PartitionBatch { bytes: Vec::new(), records: Vec::new(), next_offset: appender.next_offset, base_len: appender.len })
+            });
+            let offset = batch.next_offset;
+            let pos = batch.base_len + batch.bytes.len() as u64;
+            codec::encode(&mut batch.bytes, offset, now, event);
+            batch.records.push((offset, pos));
+            request_positions.push(Position { partition, offset });
+            batch.next_offset += 1;
         }
         positions.push(request_positions);
     }
 
+    // Write every touched partition, then sync them all at once: the disk overlaps the
+    // flushes, so a group costs about one fsync, not one per partition.
     let mut failure: Option<String> = None;
     let mut written = Vec::new();
     for ((_, partition), (topic, batch)) in &batches {
@@ -92,6 +97,9 @@ fn append_group(group: &[AppendRequest], settings: &WriterSettings) -> Vec<Resul
                 break;
             }
         }
+    }
+    if failure.is_none() && settings.fsync == FsyncPolicy::Always {
+        failure = sync_all(&written);
     }
     if let Some(reason) = failure {
         // Nothing of this group is acknowledged; roll back what was written so offsets stay
@@ -111,8 +119,26 @@ fn append_group(group: &[AppendRequest], settings: &WriterSettings) -> Vec<Resul
     positions.into_iter().map(Ok).collect()
 }
 
-/// Writes one partition's batch (rolling the segment first if it is full) and syncs it.
-fn write_batch(part: &super::partition::Partition, batch: &PartitionBatch, settings: &WriterSettings) -> Result<Vec<(u64, u64)>, BusError> {
+/// fsyncs the written partitions in parallel; returns the first failure.
+fn sync_all(written: &[(&Partition, Vec<(u64, u64)>)]) -> Option<String> {
+    if let [(part, _)] = written {
+        return part.appender().file.sync_data().err().map(|e| format!("{}: {e}", part.path().display()));
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = written
+            .iter()
+            .map(|(part, _)| scope.spawn(move || part.appender().file.sync_data().map_err(|e| format!("{}: {e}", part.path().display()))))
+            .collect();
+        handles.into_iter().find_map(|h| match h.join() {
+            Ok(Ok(())) => None,
+            Ok(Err(reason)) => Some(reason),
+            Err(_) => Some("fsync thread panicked".to_owned()),
+        })
+    })
+}
+
+/// Writes one partition's batch (rolling the segment first if it is full).
+fn write_batch(part: &Partition, batch: &PartitionBatch, settings: &WriterSettings) -> Result<Vec<(u64, u64)>, BusError> {
     use std::io::Write;
     let mut appender = part.appender();
     let mut records = batch.records.clone();
@@ -125,15 +151,12 @@ fn write_batch(part: &super::partition::Partition, batch: &PartitionBatch, setti
         }
     }
     appender.file.write_all(&batch.bytes).map_err(|e| BusError::io(part.path(), e))?;
-    if settings.fsync == FsyncPolicy::Always {
-        appender.file.sync_data().map_err(|e| BusError::io(part.path(), e))?;
-    }
     appender.len += batch.bytes.len() as u64;
     appender.next_offset += batch.records.len() as u64;
     Ok(records)
 }
 
-fn rollback(part: &super::partition::Partition, appender: &mut super::partition::Appender, durable_offset: u64) -> Result<(), BusError> {
+fn rollback(part: &Partition, appender: &mut super::partition::Appender, durable_offset: u64) -> Result<(), BusError> {
     let durable_len = part.durable_len();
     appender.file.set_len(durable_len).map_err(|e| BusError::io(part.path(), e))?;
     appender.len = durable_len;
