@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Methods not built yet answer UNIMPLEMENTED instead of faking a response.
         .generate_default_stubs(true)
         .file_descriptor_set_path(&descriptor_path)
-        .compile_with_config(config, &protos, &[proto_root.clone()])?;
+        .compile_with_config(config, &protos, std::slice::from_ref(&proto_root))?;
 
     println!("cargo:rerun-if-changed={}", proto_root.display());
     for proto in &protos {

@@ -1,3 +1,4 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! The `brain` command line: targets, configuration checks, version, migrations.
 
 use std::process::Command;

@@ -1,3 +1,4 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! `kill -9` of `brain up` while records are being published loses no acknowledged record.
 
 mod common;

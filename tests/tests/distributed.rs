@@ -1,3 +1,4 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! The system split across two processes on real Kafka, PostgreSQL and Redis: each process
 //! serves its services, and an event published in one reaches its consumer in the other
 //! with its trace context intact.
@@ -85,6 +86,28 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
     assert!(span.resource.iter().any(|r| r.contains("brain.targets") && r.contains("evaluation")), "{:?}", span.resource);
     let producer_spans: Vec<_> = collector.spans().into_iter().filter(|s| s.trace_id == trace_id && s.resource.iter().any(|r| r.contains("ingestion"))).collect();
     assert!(!producer_spans.is_empty(), "the front process exported spans of the same trace");
+
+    // The same over gRPC: the trace context travels in the request metadata.
+    let grpc_trace = "0af7651916cd43dd8448eb211c80319c";
+    let mut ingestion = brain_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient::new(channel(&front.grpc).await);
+    let mut request = tonic::Request::new(brain_proto::ingestion::v1::IngestBatch {
+        batch_id: "grpc-1".into(),
+        dataset: Some(brain_proto::common::v1::DatasetRef { tenant_id: tenant.into(), dataset: "production-output".into() }),
+        source: None,
+        records: vec![brain_proto::ingestion::v1::InputRecord {
+            id: "grpc-r1".into(),
+            event_time: None,
+            payload_json: br#"{"line":"L2","output_m":800}"#.to_vec(),
+        }],
+    });
+    request.metadata_mut().insert("traceparent", format!("00-{grpc_trace}-b7ad6b7169203331-01").parse().unwrap());
+    let ack = ingestion.ingest(request).await.unwrap().into_inner();
+    assert_eq!((ack.batch_id.as_str(), ack.accepted), ("grpc-1", 1));
+    eventually(Duration::from_secs(20), "the consumer span of the gRPC call", || {
+        let spans = collector.spans();
+        async move { spans.into_iter().find(|s| s.name == "evaluation.record_usage" && s.trace_id == grpc_trace) }
+    })
+    .await;
 
     drop((front, back));
     database.drop_now().await.unwrap();

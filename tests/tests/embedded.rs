@@ -1,3 +1,4 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! The whole system in one process on embedded backends (`brain up`).
 
 mod common;

@@ -63,7 +63,7 @@ where
         let events = (0..20).map(|i| numbered(keys[i % keys.len()], batch * 20 + i)).collect();
         bus.publish(&topic, events).await.unwrap();
     }
-    let mut sub = bus.subscribe(&unique("group"), &[topic.clone()]).await.unwrap();
+    let mut sub = bus.subscribe(&unique("group"), std::slice::from_ref(&topic)).await.unwrap();
     let got = receive(sub.as_mut(), 200).await;
     let mut last: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
     for d in &got {
@@ -87,12 +87,12 @@ where
     bus.ensure_topic(&topic).await.unwrap();
     bus.publish(&topic, (0..10).map(|i| numbered("line-1", i)).collect()).await.unwrap();
     {
-        let mut first = bus.subscribe(&group, &[topic.clone()]).await.unwrap();
+        let mut first = bus.subscribe(&group, std::slice::from_ref(&topic)).await.unwrap();
         let got = receive(first.as_mut(), 10).await;
         // Its effect for events 0..=3 became durable; it dies while handling the rest.
         first.commit(&got[3]).await.unwrap();
     }
-    let mut second = bus.subscribe(&group, &[topic.clone()]).await.unwrap();
+    let mut second = bus.subscribe(&group, std::slice::from_ref(&topic)).await.unwrap();
     let got = receive(second.as_mut(), 6).await;
     assert_eq!(got.iter().map(number_of).collect::<Vec<_>>(), vec![4, 5, 6, 7, 8, 9]);
 }
@@ -109,14 +109,14 @@ where
         let bus = open().await;
         bus.ensure_topic(&topic).await.unwrap();
         bus.publish(&topic, (0..10).map(|i| numbered("meter-7", i)).collect()).await.unwrap();
-        let mut sub = bus.subscribe(&group, &[topic.clone()]).await.unwrap();
+        let mut sub = bus.subscribe(&group, std::slice::from_ref(&topic)).await.unwrap();
         for d in receive(sub.as_mut(), 5).await {
             sub.commit(&d).await.unwrap();
         }
     }
     let bus = open().await;
     bus.publish(&topic, (10..15).map(|i| numbered("meter-7", i)).collect()).await.unwrap();
-    let mut sub = bus.subscribe(&group, &[topic.clone()]).await.unwrap();
+    let mut sub = bus.subscribe(&group, std::slice::from_ref(&topic)).await.unwrap();
     let got = receive(sub.as_mut(), 10).await;
     assert_eq!(got.iter().map(number_of).collect::<Vec<_>>(), (5..15).collect::<Vec<_>>());
     expect_silence(sub.as_mut(), Duration::from_millis(500)).await;
@@ -142,7 +142,7 @@ where
         .with_header("traceparent", traceparent)
         .with_header("note", "产能 共享");
     bus.publish(&topic, vec![event.clone()]).await.unwrap();
-    let mut sub = bus.subscribe(&unique("group"), &[topic.clone()]).await.unwrap();
+    let mut sub = bus.subscribe(&unique("group"), std::slice::from_ref(&topic)).await.unwrap();
     let got = receive(sub.as_mut(), 1).await.remove(0);
     assert_eq!(got.payload, event.payload, "binary payload must survive");
     assert_eq!(got.key, event.key);
@@ -183,7 +183,7 @@ where
         acked += task.await.unwrap();
     }
     assert_eq!(acked, producers * per_producer);
-    let mut sub = bus.subscribe(&unique("group"), &[topic.clone()]).await.unwrap();
+    let mut sub = bus.subscribe(&unique("group"), std::slice::from_ref(&topic)).await.unwrap();
     let got = receive(sub.as_mut(), acked).await;
     let mut last: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
     let mut seen = HashSet::new();
@@ -225,8 +225,8 @@ where
     let topic = unique("sharing");
     let group = unique("group");
     bus.ensure_topic(&topic).await.unwrap();
-    let mut a = bus.subscribe(&group, &[topic.clone()]).await.unwrap();
-    let mut b = bus.subscribe(&group, &[topic.clone()]).await.unwrap();
+    let mut a = bus.subscribe(&group, std::slice::from_ref(&topic)).await.unwrap();
+    let mut b = bus.subscribe(&group, std::slice::from_ref(&topic)).await.unwrap();
     bus.publish(&topic, (0..60).map(|i| numbered(&format!("k{}", i % 12), i)).collect()).await.unwrap();
     let mut seen = HashSet::new();
     let deadline = tokio::time::Instant::now() + WAIT;

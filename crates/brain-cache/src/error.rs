@@ -68,6 +68,17 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+impl brain_core::ServiceError for CacheError {
+    fn code(&self) -> brain_core::ErrorCode {
+        use brain_core::ErrorCode;
+        match self {
+            Self::InvalidUrl { .. } | Self::UnsupportedScheme { .. } | Self::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            Self::InvalidCounter { .. } => ErrorCode::FailedPrecondition,
+            Self::Unreachable { .. } | Self::Backend { .. } => ErrorCode::Unavailable,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;

@@ -250,11 +250,10 @@ impl RunningProcess {
         if tokio::time::timeout_at(deadline, self.service_tasks.wait()).await.is_err() {
             tracing::warn!("services did not drain within the shutdown grace period");
         }
-        if let Some(bus) = &self.bus {
-            if let Err(error) = bus.flush().await {
+        if let Some(bus) = &self.bus
+            && let Err(error) = bus.flush().await {
                 tracing::error!(%error, "flushing the bus at shutdown");
             }
-        }
         if let Some(store) = &self.store {
             store.close().await;
         }

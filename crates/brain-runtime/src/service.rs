@@ -24,6 +24,9 @@ impl Backend {
     }
 }
 
+/// Builds a service from its context (an async constructor).
+pub type BuildService = fn(ServiceContext) -> BoxFuture<'static, Result<Arc<dyn Service>, RuntimeError>>;
+
 /// How to build one service: its target name, the backends it needs, and a constructor.
 pub struct ServiceSpec {
     /// Target name, e.g. `ingestion`.
@@ -32,7 +35,7 @@ pub struct ServiceSpec {
     pub needs: &'static [Backend],
     /// Schema migrations of the tables it owns, for both SQL engines.
     pub migrations: &'static [brain_store::Migrations],
-    pub build: fn(ServiceContext) -> BoxFuture<'static, Result<Arc<dyn Service>, RuntimeError>>,
+    pub build: BuildService,
 }
 
 /// A running service: its gRPC services, its REST routes and its background work.

@@ -52,6 +52,13 @@ impl Injector for HttpHeadersMut<'_> {
     }
 }
 
+/// Adds the current trace context to an outgoing gRPC request's metadata.
+pub fn inject_grpc<T>(request: &mut tonic::Request<T>) {
+    let mut headers = std::mem::take(request.metadata_mut()).into_headers();
+    inject_current(&mut HttpHeadersMut(&mut headers));
+    *request.metadata_mut() = tonic::metadata::MetadataMap::from_headers(headers);
+}
+
 /// Writes the context of the current `tracing` span into `injector`.
 pub fn inject_current(injector: &mut dyn Injector) {
     let context = tracing::Span::current().context();
@@ -83,4 +90,44 @@ pub fn trace_id_of(traceparent: &str) -> Option<&str> {
     let mut parts = traceparent.split('-');
     let (_version, trace_id) = (parts.next()?, parts.next()?);
     (trace_id.len() == 32).then_some(trace_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /// A remote parent read from event headers is carried to the next hop: event headers,
+    /// HTTP headers and gRPC metadata all keep the same trace id.
+    #[test]
+    fn trace_id_survives_every_hop() {
+        opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("consumer");
+            let incoming = vec![(TRACEPARENT.to_owned(), PARENT.to_owned())];
+            set_remote_parent(&span, &HeaderPairsRef(&incoming));
+            let _entered = span.enter();
+
+            let mut event_headers = Vec::new();
+            inject_current(&mut HeaderPairs(&mut event_headers));
+            let traceparent = HeaderPairsRef(&event_headers).get(TRACEPARENT).unwrap().to_owned();
+            assert_eq!(trace_id_of(&traceparent), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+            assert_ne!(traceparent, PARENT, "the child has its own span id");
+
+            let mut request = tonic::Request::new(());
+            inject_grpc(&mut request);
+            let sent = request.metadata().get(TRACEPARENT).unwrap().to_str().unwrap();
+            assert_eq!(trace_id_of(sent), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+
+            let headers = request.metadata().clone().into_headers();
+            let context = extract(&HttpHeaders(&headers));
+            use opentelemetry::trace::TraceContextExt;
+            assert_eq!(context.span().span_context().trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        });
+    }
 }

@@ -1,3 +1,4 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! The event-bus conformance suite against the embedded log and a real Kafka broker.
 
 use brain_bus::{BusSettings, EmbeddedLog, EventBus, KafkaBus, conformance};

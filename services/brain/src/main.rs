@@ -151,11 +151,10 @@ fn list_targets() {
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
     let url = config.common.database_url();
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        if let Some(dir) = std::path::Path::new(path).parent() {
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && let Some(dir) = std::path::Path::new(path).parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-    }
     let store = brain_store::Store::connect(&url).await?;
     store.migrate(&brain_store::PLATFORM).await?;
     for spec in registry() {

@@ -22,7 +22,7 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ComputeScheduler;
 
 #[async_trait::async_trait]

@@ -25,7 +25,7 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Governance;
 
 #[async_trait::async_trait]

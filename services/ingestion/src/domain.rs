@@ -114,12 +114,11 @@ pub fn check_record(index: u32, tenant: &str, dataset: &str, input: RecordInput,
         let reason = format!("record is {} bytes; the limit is {}", input.size, limits.max_record_bytes);
         return reject(id, None, "max_record_bytes", reason, Vec::new());
     }
-    if let Some(supplied) = &input.id {
-        if supplied.is_empty() || supplied.len() > MAX_ID_LEN || supplied.chars().any(char::is_control) {
+    if let Some(supplied) = &input.id
+        && (supplied.is_empty() || supplied.len() > MAX_ID_LEN || supplied.chars().any(char::is_control)) {
             let reason = format!("must be 1-{MAX_ID_LEN} characters without control characters");
             return reject(supplied.chars().take(MAX_ID_LEN).collect(), Some(ID_KEY), "record_id", reason, payload_json);
         }
-    }
     let event_time_ms = match &input.event_time {
         None => now_ms,
         Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {

@@ -66,6 +66,7 @@ impl Service for Ingestion {
 
 impl Ingestion {
     /// Checks a batch, publishes its outcomes durably, and reports one outcome per record.
+    #[tracing::instrument(name = "ingestion.ingest", skip_all, fields(tenant = %tenant, dataset = %dataset, records = inputs.len()))]
     pub(crate) async fn ingest(
         &self,
         tenant: &str,

@@ -23,7 +23,7 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ModelGateway;
 
 #[async_trait::async_trait]

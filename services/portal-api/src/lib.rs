@@ -21,7 +21,7 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct PortalApi;
 
 #[async_trait::async_trait]

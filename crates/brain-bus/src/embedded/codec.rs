@@ -60,7 +60,7 @@ pub(crate) enum Frame {
 pub(crate) fn frame_header(bytes: &[u8; FRAME_HEADER]) -> Frame {
     let body_len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize;
     let crc = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-    if body_len < 8 + 8 + 4 + 2 + 4 || body_len > MAX_RECORD {
+    if !(8 + 8 + 4 + 2 + 4..=MAX_RECORD).contains(&body_len) {
         Frame::Invalid
     } else {
         Frame::Header { body_len, crc }
