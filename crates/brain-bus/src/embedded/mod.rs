@@ -182,3 +182,109 @@ impl EventBus for EmbeddedLog {
         if self.inner.writer.is_closed() { Err(BusError::Closed) } else { Ok(()) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_config::FsyncPolicy;
+
+    fn settings(segment_bytes: u64) -> BusSettings {
+        BusSettings {
+            partitions: 1,
+            replication_factor: 1,
+            session_timeout_ms: 1000,
+            heartbeat_interval_ms: 100,
+            linger_ms: 0,
+            segment_bytes,
+            fsync: FsyncPolicy::Always,
+        }
+    }
+
+    fn events(from: usize, to: usize) -> Vec<Event> {
+        (from..to).map(|i| Event::new(b"k".to_vec(), format!("event-{i}").into_bytes())).collect()
+    }
+
+    async fn read_all(log: &EmbeddedLog, topic: &str) -> Vec<Delivered> {
+        log.read(topic, 0, 0, usize::MAX).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_truncated_and_appends_continue() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path(), settings(1 << 20)).unwrap();
+            log.publish("t", events(0, 10)).await.unwrap();
+        }
+        // A crash in the middle of an append leaves half a record behind.
+        let segment = dir.path().join("topics/t/0/00000000000000000000.log");
+        let clean_len = std::fs::metadata(&segment).unwrap().len();
+        let mut file = std::fs::OpenOptions::new().append(true).open(&segment).unwrap();
+        std::io::Write::write_all(&mut file, &[42, 0, 0, 0, 1, 2, 3]).unwrap();
+        drop(file);
+
+        let log = EmbeddedLog::open(dir.path(), settings(1 << 20)).unwrap();
+        assert_eq!(std::fs::metadata(&segment).unwrap().len(), clean_len, "the torn tail is cut off");
+        let positions = log.publish("t", events(10, 12)).await.unwrap();
+        assert_eq!(positions[0].offset, 10, "offsets stay dense after recovery");
+        let all = read_all(&log, "t").await;
+        assert_eq!(all.len(), 12);
+        assert_eq!(all[11].payload, b"event-11");
+    }
+
+    #[tokio::test]
+    async fn corruption_before_the_tail_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path(), settings(1 << 20)).unwrap();
+            log.publish("t", events(0, 10)).await.unwrap();
+            log.publish("t", events(10, 20)).await.unwrap();
+        }
+        // Flip one payload byte of an acknowledged record in a full (non-last) segment.
+        let partition = dir.path().join("topics/t/0");
+        let segment = partition.join("00000000000000000000.log");
+        let mut bytes = std::fs::read(&segment).unwrap();
+        bytes[30] ^= 0xff;
+        std::fs::write(&segment, &bytes).unwrap();
+        std::fs::write(partition.join("00000000000000000020.log"), b"").unwrap();
+        let error = EmbeddedLog::open(dir.path(), settings(1 << 20)).err().unwrap();
+        assert!(matches!(error, BusError::Corrupt { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn segments_roll_and_reads_cross_them_after_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path(), settings(4096)).unwrap();
+            for chunk in 0..50 {
+                log.publish("t", events(chunk * 10, chunk * 10 + 10)).await.unwrap();
+            }
+        }
+        let segments = std::fs::read_dir(dir.path().join("topics/t/0")).unwrap().count();
+        assert!(segments > 3, "expected several segments, got {segments}");
+        let log = EmbeddedLog::open(dir.path(), settings(4096)).unwrap();
+        let all = read_all(&log, "t").await;
+        assert_eq!(all.len(), 500);
+        assert!(all.iter().enumerate().all(|(i, d)| d.position.offset == i as u64 && d.payload == format!("event-{i}").into_bytes()));
+        let middle = log.read("t", 0, 333, 3).await.unwrap();
+        assert_eq!(middle.iter().map(|d| d.position.offset).collect::<Vec<_>>(), vec![333, 334, 335]);
+    }
+
+    #[tokio::test]
+    async fn one_process_owns_a_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = EmbeddedLog::open(dir.path(), settings(1 << 20)).unwrap();
+        let second = EmbeddedLog::open(dir.path(), settings(1 << 20));
+        assert!(matches!(second, Err(BusError::Locked { .. })));
+    }
+
+    #[tokio::test]
+    async fn the_partition_count_is_fixed_at_creation() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path(), BusSettings { partitions: 3, ..settings(1 << 20) }).unwrap();
+            log.ensure_topic("t").await.unwrap();
+        }
+        let log = EmbeddedLog::open(dir.path(), BusSettings { partitions: 8, ..settings(1 << 20) }).unwrap();
+        assert!(matches!(log.read("t", 5, 0, 1).await, Err(BusError::NoSuchPartition { partition: 5, .. })));
+    }
+}
