@@ -42,6 +42,9 @@ async fn brain_up_serves_every_service_and_the_operations_endpoints() {
         "/api/v1/components",
         "/api/v1/cockpit/overview",
         "/api/v1/usage/{tenant}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
     ] {
         assert!(paths.contains_key(path), "{path} missing from /openapi.json");
     }

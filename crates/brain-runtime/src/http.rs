@@ -29,12 +29,18 @@ struct OpsState {
     openapi: Arc<String>,
 }
 
+/// The operations endpoints, documented alongside the services' routes.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, metrics_text, openapi_doc))]
+struct OpsApi;
+
 pub(crate) fn router(
     services: Router,
-    openapi: utoipa::openapi::OpenApi,
+    mut openapi: utoipa::openapi::OpenApi,
     readiness: Readiness,
     telemetry: Arc<brain_telemetry::Telemetry>,
 ) -> Router {
+    openapi.merge(<OpsApi as utoipa::OpenApi>::openapi());
     let openapi_json = openapi.to_pretty_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     let state = OpsState { readiness, telemetry, openapi: Arc::new(openapi_json) };
     let ops = Router::new()
@@ -48,11 +54,18 @@ pub(crate) fn router(
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive")))]
 async fn healthz() -> impl IntoResponse {
     axum::Json(serde_json::json!({ "status": "ok" }))
 }
 
 /// Readiness: every backend of this process is reachable and the process is not draining.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses((status = 200, description = "Ready, with a check per backend"), (status = 503, description = "A backend is unreachable, or the process is draining"))
+)]
 async fn readyz(State(state): State<OpsState>) -> Response {
     let r = &state.readiness;
     let mut checks = serde_json::Map::new();
@@ -88,10 +101,14 @@ fn check_json(result: Result<(), String>) -> serde_json::Value {
     }
 }
 
+/// Metrics of this process in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus exposition", content_type = "text/plain")))]
 async fn metrics_text(State(state): State<OpsState>) -> impl IntoResponse {
     ([(http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.telemetry.render_prometheus())
 }
 
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 async fn openapi_doc(State(state): State<OpsState>) -> impl IntoResponse {
     ([(http::header::CONTENT_TYPE, "application/json")], state.openapi.as_str().to_owned())
 }

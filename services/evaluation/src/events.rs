@@ -4,7 +4,7 @@
 use crate::domain::{day_of, kind_name};
 use crate::store::{UsageDelta, UsageStore};
 use crate::EvaluationError;
-use brain_bus::{Delivered, EventBus};
+use brain_bus::{BusError, Delivered, EventBus};
 use brain_proto::events::v1::{UsageEvent, UsageKind};
 use brain_store::TenantId;
 use prost::Message;
@@ -25,10 +25,28 @@ enum Outcome {
 
 pub(crate) async fn meter_usage(bus: Arc<dyn EventBus>, topic: &str, usage: UsageStore, shutdown: CancellationToken) -> Result<(), EvaluationError> {
     let mut subscription = bus.subscribe(CONSUMER, &[topic.to_owned()]).await?;
+    let mut bus_backoff = Duration::from_millis(100);
     loop {
-        let delivered = tokio::select! {
+        let next = tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
-            next = subscription.next() => next?,
+            next = subscription.next() => next,
+        };
+        let delivered = match next {
+            Ok(delivered) => {
+                bus_backoff = Duration::from_millis(100);
+                delivered
+            }
+            Err(BusError::Closed) => return Err(BusError::Closed.into()),
+            Err(error) => {
+                // A broker hiccup must not take the process down: wait and ask again.
+                tracing::warn!(%error, retry_in_ms = bus_backoff.as_millis() as u64, "usage consumer cannot read the bus");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(bus_backoff) => {}
+                }
+                bus_backoff = (bus_backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
         };
         let mut backoff = Duration::from_millis(100);
         loop {
@@ -49,7 +67,11 @@ pub(crate) async fn meter_usage(bus: Arc<dyn EventBus>, topic: &str, usage: Usag
                 }
             }
         }
-        subscription.commit(&delivered).await?;
+        if let Err(error) = subscription.commit(&delivered).await {
+            // Not fatal: the event comes again (to this or another member) and the dedupe
+            // mark makes the second delivery a no-op.
+            tracing::warn!(%error, offset = delivered.position.offset, "usage offset not committed; it will be redelivered");
+        }
     }
 }
 
@@ -91,4 +113,67 @@ async fn record(usage: &UsageStore, delivered: &Delivered) -> Result<Outcome, Ev
     }
     .instrument(span)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_bus::{BusSettings, EmbeddedLog, Event};
+    use brain_store::Store;
+
+    fn usage_event(id: &str, tenant: &str, quantity: f64) -> Event {
+        let event = UsageEvent {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            kind: UsageKind::ModelTokens as i32,
+            service: "model-gateway".into(),
+            subject: "qwen-textile".into(),
+            quantity,
+            unit: "tokens".into(),
+            time: Some(brain_proto::time::from_millis(1_795_305_600_000)),
+            attributes: Default::default(),
+        };
+        Event::new(tenant.as_bytes().to_vec(), event.encode_to_vec())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_event_counts_once_even_when_delivered_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = BusSettings::from(&brain_config::BusConfig::default());
+        let bus: Arc<dyn EventBus> = Arc::new(EmbeddedLog::open(&dir.path().join("bus"), settings).unwrap());
+        let store = Store::connect(&format!("sqlite://{}/brain.db", dir.path().display())).await.unwrap();
+        store.migrate(&brain_store::PLATFORM).await.unwrap();
+        store.migrate(&crate::store::MIGRATIONS).await.unwrap();
+        let usage = UsageStore::new(store.clone());
+
+        // e-2 is published twice (a producer retry), and one payload is garbage.
+        let events = vec![
+            usage_event("e-1", "acme", 100.0),
+            usage_event("e-2", "acme", 20.0),
+            usage_event("e-2", "acme", 20.0),
+            Event::new(b"acme".to_vec(), b"not protobuf".to_vec()),
+            usage_event("e-3", "other", 7.0),
+        ];
+        bus.publish("usage", events).await.unwrap();
+
+        let shutdown = CancellationToken::new();
+        let consumer = tokio::spawn(meter_usage(bus.clone(), "usage", usage.clone(), shutdown.clone()));
+        let acme = TenantId::new("acme").unwrap();
+        let mut totals = Vec::new();
+        for _ in 0..100 {
+            totals = usage.totals(&acme, "", "").await.unwrap();
+            if totals.first().is_some_and(|t| t.events == 2) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        shutdown.cancel();
+        consumer.await.unwrap().unwrap();
+        assert_eq!(totals.len(), 1, "{totals:?}");
+        assert_eq!((totals[0].kind.as_str(), totals[0].quantity, totals[0].events), ("model_tokens", 120.0, 2));
+        // Another tenant's usage is not visible to acme, and is counted for its own tenant.
+        let other = usage.totals(&TenantId::new("other").unwrap(), "2026-11-22", "2026-11-22").await.unwrap();
+        assert_eq!(other[0].quantity, 7.0);
+        assert!(usage.totals(&TenantId::new("other").unwrap(), "2026-11-23", "").await.unwrap().is_empty());
+    }
 }
