@@ -9,6 +9,7 @@
 //! Delivery is at-least-once: a consumer commits after its effect is durable and
 //! deduplicates by event or record id. Both implementations pass [`conformance`].
 
+mod batch;
 pub mod conformance;
 mod embedded;
 mod error;
@@ -17,6 +18,7 @@ mod kafka;
 mod metrics;
 pub mod topics;
 
+pub use batch::{commit_batch, next_batch};
 pub use embedded::EmbeddedLog;
 pub use error::BusError;
 pub use event::{CloudEvent, Delivered, Event, Headers, Position};

@@ -1,162 +1,74 @@
-//! Governance service: catalog of the basic, industry and scenario libraries, validation and quality,
-//! classification and grading, rejected records, and the industry data warehouse.
+//! Governance service: the catalog of the basic, industry and scenario libraries, validation
+//! and quality, classification and grading, rejected records, and the industry data warehouse.
 //!
-//! Every method answers UNIMPLEMENTED until the data-chain issue builds it.
+//! Built: catalog (create, read, list/search, evolve with compatibility rules), validation
+//! against schema and quality rules, the warehouse (PostgreSQL or SQLite, one row per record
+//! id), the rejected-record store with re-submission, and quality scores per day — over REST.
+//! The gRPC services and classification endpoints answer UNIMPLEMENTED until built.
 
-use brain_core::Problem;
-use brain_proto::governance::v1::catalog_service_server::{CatalogService, CatalogServiceServer};
-use brain_proto::governance::v1::classification_service_server::{ClassificationService, ClassificationServiceServer};
-use brain_proto::governance::v1::quality_service_server::{QualityService, QualityServiceServer};
-use brain_proto::governance::v1::warehouse_service_server::{WarehouseService, WarehouseServiceServer};
-use brain_runtime::{Backend, Service, ServiceSpec};
+// pub mod domain; (TEMP)
+
+mod api;
+mod catalog;
+mod error;
+mod pipeline;
+mod store;
+
+pub use error::GovernanceError;
+
+use brain_runtime::{Backend, RuntimeError, Service, ServiceContext, ServiceSpec};
 use std::sync::Arc;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
-
-const TAG: &str = "governance";
 
 pub fn spec() -> ServiceSpec {
     ServiceSpec {
         name: "governance",
         description: "catalog, validation, classification and grading, warehouse",
         needs: &[Backend::Store, Backend::Bus],
-        migrations: &[],
-        build: |_ctx| Box::pin(async move { Ok(Arc::new(Governance) as Arc<dyn Service>) }),
+        migrations: &[store::MIGRATIONS],
+        build: |ctx| Box::pin(async move { Ok(Arc::new(Governance::new(&ctx)?) as Arc<dyn Service>) }),
     }
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Governance;
+#[derive(Clone)]
+pub struct Governance {
+    store: store::GovernanceStore,
+    pipeline: pipeline::Pipeline,
+}
+
+impl Governance {
+    fn new(ctx: &ServiceContext) -> Result<Self, RuntimeError> {
+        let store = store::GovernanceStore::new(ctx.store()?.clone());
+        let pipeline = pipeline::Pipeline {
+            bus: ctx.bus()?.clone(),
+            store: store.clone(),
+            ingest_topic: ctx.topics.name(brain_bus::topics::INGEST_RECORDS),
+            accepted_topic: ctx.topics.name(brain_bus::topics::GOVERNANCE_ACCEPTED),
+            rejected_topic: ctx.topics.name(brain_bus::topics::GOVERNANCE_REJECTED),
+        };
+        Ok(Self { store, pipeline })
+    }
+}
 
 #[async_trait::async_trait]
 impl Service for Governance {
     fn grpc_names(&self) -> Vec<&'static str> {
-        vec!["brain.governance.v1.CatalogService", "brain.governance.v1.ClassificationService", "brain.governance.v1.QualityService", "brain.governance.v1.WarehouseService"]
+        api::grpc::SERVICE_NAMES.to_vec()
     }
 
     fn add_grpc(&self, routes: &mut tonic::service::RoutesBuilder) {
-        routes.add_service(CatalogServiceServer::new(self.clone()));
-        routes.add_service(ClassificationServiceServer::new(self.clone()));
-        routes.add_service(QualityServiceServer::new(self.clone()));
-        routes.add_service(WarehouseServiceServer::new(self.clone()));
+        api::grpc::add(routes, self);
     }
 
-    fn rest(&self) -> OpenApiRouter {
-        OpenApiRouter::new()
-        .routes(routes!(create_dataset))
-        .routes(routes!(list_datasets))
-        .routes(routes!(get_dataset))
-        .routes(routes!(evolve_schema))
-        .routes(routes!(override_grade))
-        .routes(routes!(quality_score))
-        .routes(routes!(list_rejected))
-        .routes(routes!(query_records))
+    fn rest(&self) -> utoipa_axum::router::OpenApiRouter {
+        api::rest::router(self.clone())
     }
-}
 
-// Default trait methods answer UNIMPLEMENTED: nothing here fakes a response.
-#[tonic::async_trait]
-impl CatalogService for Governance {}
-
-#[tonic::async_trait]
-impl ClassificationService for Governance {}
-
-#[tonic::async_trait]
-impl QualityService for Governance {}
-
-#[tonic::async_trait]
-impl WarehouseService for Governance {}
-
-/// Register a dataset in the catalog.
-#[utoipa::path(
-    post,
-    path = "/api/v1/datasets",
-    tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn create_dataset() -> Problem {
-    Problem::unimplemented("POST /api/v1/datasets")
-}
-
-/// List or search datasets.
-#[utoipa::path(
-    get,
-    path = "/api/v1/datasets",
-    tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn list_datasets() -> Problem {
-    Problem::unimplemented("GET /api/v1/datasets")
-}
-
-/// Get a dataset with its schema and grades.
-#[utoipa::path(
-    get,
-    path = "/api/v1/datasets/{tenant}/{dataset}",
-    tag = TAG,
-    params(("tenant" = String, Path), ("dataset" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn get_dataset() -> Problem {
-    Problem::unimplemented("GET /api/v1/datasets/{tenant}/{dataset}")
-}
-
-/// Add a schema version.
-#[utoipa::path(
-    post,
-    path = "/api/v1/datasets/{tenant}/{dataset}/schema",
-    tag = TAG,
-    params(("tenant" = String, Path), ("dataset" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn evolve_schema() -> Problem {
-    Problem::unimplemented("POST /api/v1/datasets/{tenant}/{dataset}/schema")
-}
-
-/// Override the grade of a field, with a reason.
-#[utoipa::path(
-    post,
-    path = "/api/v1/datasets/{tenant}/{dataset}/grades",
-    tag = TAG,
-    params(("tenant" = String, Path), ("dataset" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn override_grade() -> Problem {
-    Problem::unimplemented("POST /api/v1/datasets/{tenant}/{dataset}/grades")
-}
-
-/// Quality score per day.
-#[utoipa::path(
-    get,
-    path = "/api/v1/datasets/{tenant}/{dataset}/quality",
-    tag = TAG,
-    params(("tenant" = String, Path), ("dataset" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn quality_score() -> Problem {
-    Problem::unimplemented("GET /api/v1/datasets/{tenant}/{dataset}/quality")
-}
-
-/// Rejected records with reasons.
-#[utoipa::path(
-    get,
-    path = "/api/v1/datasets/{tenant}/{dataset}/rejected",
-    tag = TAG,
-    params(("tenant" = String, Path), ("dataset" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn list_rejected() -> Problem {
-    Problem::unimplemented("GET /api/v1/datasets/{tenant}/{dataset}/rejected")
-}
-
-/// Records of a dataset by time range.
-#[utoipa::path(
-    get,
-    path = "/api/v1/datasets/{tenant}/{dataset}/records",
-    tag = TAG,
-    params(("tenant" = String, Path), ("dataset" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn query_records() -> Problem {
-    Problem::unimplemented("GET /api/v1/datasets/{tenant}/{dataset}/records")
+    async fn run(self: Arc<Self>, ctx: ServiceContext) -> Result<(), RuntimeError> {
+        let failed = |e: GovernanceError| RuntimeError::Service { service: "governance", reason: e.to_string() };
+        let warehouse = self.pipeline.clone().run_warehouse(ctx.shutdown.clone());
+        let rejected = self.pipeline.clone().run_rejected_store(ctx.shutdown.clone());
+        let (warehouse, rejected) = tokio::join!(warehouse, rejected);
+        warehouse.map_err(failed)?;
+        rejected.map_err(failed)
+    }
 }

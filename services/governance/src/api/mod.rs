@@ -1,0 +1,2 @@
+pub(crate) mod grpc;
+pub(crate) mod rest;

@@ -1,0 +1,262 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+//! The data chain end to end: catalog → ingestion → governance → warehouse, rejected records
+//! with reasons, re-submission, quality scores, no duplicates — in one process and across
+//! processes on Kafka and PostgreSQL, including a governance crash mid-stream.
+
+mod common;
+
+use brain_testkit::{BrainProcess, engines};
+use common::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const TENANT: &str = "91330100MA27XKQ71B";
+
+fn dataset_spec() -> Value {
+    json!({
+        "name": "production-output",
+        "title": "Daily output per production line",
+        "description": "Woven fabric output and energy use per line (织造产量与能耗)",
+        "library": "industry",
+        "domain": "production",
+        "fields": [
+            {"name": "enterprise_uscc", "type": "string", "required": true},
+            {"name": "line", "type": "string", "required": true},
+            {"name": "fabric", "type": "string"},
+            {"name": "output_m", "type": "integer", "required": true},
+            {"name": "energy_kwh", "type": "number"}
+        ],
+        "quality_rules": [{"rule": "range", "field": "output_m", "min": 0, "max": 100000}],
+        "lineage_sources": ["91330100MA27XKQ71B/mes-raw"]
+    })
+}
+
+async fn records(client: &reqwest::Client, http: &str, dataset: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut url = format!("{http}/api/v1/tenants/{TENANT}/datasets/{dataset}/records?page_size=7");
+        if let Some(t) = &token {
+            url.push_str(&format!("&page_token={t}"));
+        }
+        let page: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        out.extend(page["records"].as_array().unwrap().iter().cloned());
+        match page["next_page_token"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+async fn rejected(client: &reqwest::Client, http: &str, dataset: &str) -> Vec<Value> {
+    let page: Value = client.get(format!("{http}/api/v1/tenants/{TENANT}/datasets/{dataset}/rejected")).send().await.unwrap().json().await.unwrap();
+    page["records"].as_array().unwrap().clone()
+}
+
+async fn wait_for_count(client: &reqwest::Client, http: &str, dataset: &str, n: usize, what: &str) -> Vec<Value> {
+    eventually(Duration::from_secs(30), what, || async {
+        let got = records(client, http, dataset).await;
+        (got.len() >= n).then_some(got)
+    })
+    .await
+}
+
+/// The scenario, given where ingestion and governance answer (one process or two).
+async fn data_chain(ingest_http: &str, governance_http: &str) {
+    let client = http();
+    let created = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&dataset_spec()).send().await.unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let again = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&dataset_spec()).send().await.unwrap();
+    assert_eq!(again.status(), 409);
+
+    let mut batch = textile_batch(1, 5);
+    let list = batch.as_array_mut().unwrap();
+    list.push(json!({"_id": "bad-type", "enterprise_uscc": TENANT, "line": "L1", "output_m": "lots"}));
+    list.push(json!({"_id": "bad-field", "enterprise_uscc": TENANT, "line": "L1", "output_m": 5, "colour": "indigo"}));
+    list.push(json!({"_id": "bad-range", "enterprise_uscc": TENANT, "line": "L1", "output_m": -4}));
+    list.push(json!({"_id": "bad-time", "_event_time": "yesterday", "line": "L1"}));
+    let url = format!("{ingest_http}/api/v1/tenants/{TENANT}/datasets/production-output/records");
+    let ack: Value = client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
+    assert_eq!((ack["accepted"].as_u64(), ack["rejected"].as_u64()), (Some(8), Some(1)), "{ack}");
+
+    let stored = wait_for_count(&client, governance_http, "production-output", 5, "5 records in the warehouse").await;
+    assert_eq!(stored.len(), 5);
+    assert_eq!(stored[0]["payload"]["fabric"], "denim");
+    assert_eq!(stored[0]["event_time"], "2026-11-22T00:00:00Z");
+
+    let refused = eventually(Duration::from_secs(30), "4 rejected records", || async {
+        let got = rejected(&client, governance_http, "production-output").await;
+        (got.len() >= 4).then_some(got)
+    })
+    .await;
+    let reason = |id: &str| -> (String, String) {
+        let r = refused.iter().find(|r| r["record_id"] == id).unwrap_or_else(|| panic!("{id} not rejected: {refused:?}"));
+        let v = &r["violations"][0];
+        (v["field"].as_str().unwrap_or("").to_owned(), v["rule"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(reason("bad-type"), ("output_m".into(), "type".into()));
+    assert_eq!(reason("bad-field"), ("colour".into(), "known_field".into()));
+    assert_eq!(reason("bad-range"), ("output_m".into(), "quality.range".into()));
+    assert_eq!(reason("bad-time"), ("_event_time".into(), "event_time".into()));
+
+    // The fix of a rejected record goes through under its id.
+    let fixed = client
+        .post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets/production-output/rejected/bad-type/resubmit"))
+        .json(&json!({"enterprise_uscc": TENANT, "line": "L1", "output_m": 42}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixed.status(), 202);
+    wait_for_count(&client, governance_http, "production-output", 6, "the re-submitted record").await;
+    let twice = client
+        .post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets/production-output/rejected/bad-type/resubmit"))
+        .json(&json!({"output_m": 43}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), 404, "a re-submitted rejection is closed");
+
+    // A re-sent batch creates no duplicates, in the warehouse or among rejected records.
+    // (Without the original invalid `bad-type`: sent again, it would be a new rejection.)
+    batch.as_array_mut().unwrap().retain(|r| r["_id"] != "bad-type");
+    let ack: Value = client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ack["accepted"], 7);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stored_after = records(&client, governance_http, "production-output").await;
+    assert_eq!(stored_after.len(), 6, "no duplicates after the re-sent batch: {stored_after:?}");
+    assert!(stored_after.iter().any(|r| r["record_id"] == "bad-type" && r["payload"]["output_m"] == 42));
+
+    let quality: Value = client
+        .get(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets/production-output/quality"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((quality["accepted"].as_i64(), quality["rejected"].as_i64()), (Some(6), Some(4)), "{quality}");
+    assert_eq!(quality["score"], 60.0);
+
+    // Records of a dataset that is not in the catalog are kept, with the reason.
+    let unknown = format!("{ingest_http}/api/v1/tenants/{TENANT}/datasets/not-registered/records");
+    client.post(&unknown).json(&json!([{"_id": "u1", "a": 1}])).send().await.unwrap();
+    let kept = eventually(Duration::from_secs(30), "the unregistered dataset's record", || async {
+        let got = rejected(&client, governance_http, "not-registered").await;
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    assert_eq!(kept[0]["violations"][0]["rule"], "dataset_registered");
+
+    // Compatible evolution is allowed; an incompatible one explains the rule.
+    let schema_url = format!("{governance_http}/api/v1/tenants/{TENANT}/datasets/production-output/schema");
+    let mut fields = dataset_spec()["fields"].clone();
+    fields.as_array_mut().unwrap().push(json!({"name": "shift", "type": "string"}));
+    let evolved: Value = client.post(&schema_url).json(&json!({"fields": fields})).send().await.unwrap().json().await.unwrap();
+    assert_eq!(evolved["schema_version"], 2, "{evolved}");
+    fields.as_array_mut().unwrap().push(json!({"name": "operator", "type": "string", "required": true}));
+    let refused = client.post(&schema_url).json(&json!({"fields": fields})).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["violations"][0]["rule"], "new_fields_optional", "{problem}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_chain_in_one_process() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    data_chain(&brain.http, &brain.http).await;
+}
+
+fn distributed_env(kafka: &str, database: &str, prefix: &str) -> Vec<(String, String)> {
+    vec![
+        ("BRAIN_COMMON__BUS".into(), format!("kafka://{kafka}")),
+        ("BRAIN_COMMON__DATABASE".into(), database.to_owned()),
+        ("BRAIN_COMMON__TOPIC_PREFIX".into(), prefix.to_owned()),
+        ("BRAIN_COMMON__HTTP_ADDR".into(), "127.0.0.1:0".into()),
+        ("BRAIN_COMMON__GRPC_ADDR".into(), "127.0.0.1:0".into()),
+        ("BRAIN_BUS__KAFKA_SESSION_TIMEOUT_MS".into(), "1000".into()),
+        ("BRAIN_BUS__KAFKA_HEARTBEAT_INTERVAL_MS".into(), "100".into()),
+    ]
+}
+
+fn spawn(target: &str, env: &[(String, String)]) -> BrainProcess {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    BrainProcess::spawn(&["serve", "--target", target], &env).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_chain_across_processes_on_kafka_and_postgres() {
+    let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
+    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
+    let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
+    let ingestion = spawn("ingestion", &env);
+    let governance = spawn("governance", &env);
+    data_chain(&ingestion.http, &governance.http).await;
+    drop((ingestion, governance));
+    database.drop_now().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
+    let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
+    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
+    let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
+    let ingestion = spawn("ingestion", &env);
+    let mut governance = spawn("governance", &env);
+    let client = http();
+    let created = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets", governance.http)).json(&dataset_spec()).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+
+    // Push 40 batches of 50 while governance is killed and restarted in the middle.
+    let url = format!("{}/api/v1/tenants/{TENANT}/datasets/production-output/records", ingestion.http);
+    let mut sent = 0;
+    for batch in 0..40 {
+        if batch == 15 {
+            governance.kill_hard();
+        }
+        if batch == 25 {
+            governance = spawn("governance", &env);
+        }
+        let body = textile_batch(batch, 50);
+        let ack: Value = client.post(&url).json(&body).send().await.unwrap().json().await.unwrap();
+        sent += ack["accepted"].as_u64().unwrap();
+    }
+    assert_eq!(sent, 2000);
+    let count = |http: String| {
+        let client = client.clone();
+        async move {
+            let mut n = 0;
+            let mut token: Option<String> = None;
+            loop {
+                let mut url = format!("{http}/api/v1/tenants/{TENANT}/datasets/production-output/records?page_size=1000");
+                if let Some(t) = &token {
+                    url.push_str(&format!("&page_token={t}"));
+                }
+                let page: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+                n += page["records"].as_array().unwrap().len();
+                match page["next_page_token"].as_str() {
+                    Some(t) => token = Some(t.to_owned()),
+                    None => return n,
+                }
+            }
+        }
+    };
+    eventually(Duration::from_secs(60), "all 2000 records in the warehouse", || {
+        let c = count(governance.http.clone());
+        async move { (c.await == 2000).then_some(()) }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(governance.http.clone()).await, 2000, "exactly one row per record");
+    let quality: Value = client
+        .get(format!("{}/api/v1/tenants/{TENANT}/datasets/production-output/quality", governance.http))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(quality["accepted"], 2000, "counted once each: {quality}");
+    drop((ingestion, governance));
+    database.drop_now().await.unwrap();
+}
