@@ -260,3 +260,83 @@ async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
     drop((ingestion, governance));
     database.drop_now().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_ingestion_and_warehouse_over_grpc() {
+    use brain_proto::common::v1::{DataDomain, DatasetRef, Library, PageRequest};
+    use brain_proto::governance::v1 as gov;
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let channel = channel(&brain.grpc).await;
+    let reference = DatasetRef { tenant_id: TENANT.into(), dataset: "energy-use".into() };
+    let mut catalog = gov::catalog_service_client::CatalogServiceClient::new(channel.clone());
+    let field = |name: &str, kind: gov::FieldType, required: bool| gov::Field { name: name.into(), r#type: kind as i32, required, ..Default::default() };
+    let created = catalog
+        .create_dataset(gov::CreateDatasetRequest {
+            dataset: Some(gov::Dataset {
+                r#ref: Some(reference.clone()),
+                title: "Energy use per line (能耗)".into(),
+                library: Library::Industry as i32,
+                domain: DataDomain::Production as i32,
+                schema: Some(gov::Schema {
+                    fields: vec![field("line", gov::FieldType::String, true), field("kwh", gov::FieldType::Number, true)],
+                    ..Default::default()
+                }),
+                quality_rules: vec![gov::QualityRule {
+                    field: "kwh".into(),
+                    rule: Some(gov::quality_rule::Rule::Range(gov::Range { min: 0.0, max: f64::INFINITY })),
+                }],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.schema.unwrap().version, 1);
+    let missing = catalog.get_dataset(gov::GetDatasetRequest { r#ref: Some(DatasetRef { tenant_id: TENANT.into(), dataset: "nope".into() }) }).await;
+    assert_eq!(missing.unwrap_err().code(), tonic::Code::NotFound);
+
+    let mut ingestion = brain_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient::new(channel.clone());
+    let records = (0..3)
+        .map(|i| brain_proto::ingestion::v1::InputRecord {
+            id: format!("e{i}"),
+            event_time: None,
+            payload_json: format!(r#"{{"line":"L{i}","kwh":{}}}"#, 100 + i).into_bytes(),
+        })
+        .collect();
+    let ack = ingestion
+        .ingest(brain_proto::ingestion::v1::IngestBatch { batch_id: "b1".into(), dataset: Some(reference.clone()), source: None, records })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.accepted, 3);
+
+    let mut warehouse = gov::warehouse_service_client::WarehouseServiceClient::new(channel.clone());
+    let stored = eventually(Duration::from_secs(30), "3 records over gRPC", || {
+        let mut warehouse = warehouse.clone();
+        let reference = reference.clone();
+        async move {
+            let page = warehouse
+                .query_records(gov::QueryRecordsRequest { r#ref: Some(reference), range: None, page: Some(PageRequest { page_size: 2, page_token: String::new() }) })
+                .await
+                .ok()?
+                .into_inner();
+            (page.records.len() == 2).then_some(page)
+        }
+    })
+    .await;
+    let token = stored.page.unwrap().next_page_token;
+    assert!(!token.is_empty(), "a second page exists");
+    let rest = warehouse
+        .query_records(gov::QueryRecordsRequest { r#ref: Some(reference.clone()), range: None, page: Some(PageRequest { page_size: 2, page_token: token }) })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.records.len(), 1);
+
+    let mut listing = tonic::Request::new(gov::ListDatasetsRequest::default());
+    listing.metadata_mut().insert("x-brain-tenant", TENANT.parse().unwrap());
+    let listed = catalog.list_datasets(listing).await.unwrap().into_inner();
+    assert_eq!(listed.datasets.len(), 1);
+    assert_eq!(listed.datasets[0].quality_rules.len(), 1);
+}

@@ -3,14 +3,16 @@
 //!
 //! Built: catalog (create, read, list/search, evolve with compatibility rules), validation
 //! against schema and quality rules, the warehouse (PostgreSQL or SQLite, one row per record
-//! id), the rejected-record store with re-submission, and quality scores per day — over REST.
-//! The gRPC services and classification endpoints answer UNIMPLEMENTED until built.
+//! id), the rejected-record store with re-submission, and quality scores per day — over REST
+//! and gRPC. Classification and grading (`domain`) are not wired to the API yet: those
+//! endpoints answer UNIMPLEMENTED.
 
-// pub mod domain; (TEMP)
+
 
 mod api;
 mod catalog;
 mod error;
+mod operations;
 mod pipeline;
 mod store;
 

@@ -1,11 +1,15 @@
-//! gRPC services of governance. Their methods answer UNIMPLEMENTED until built; the REST API
-//! carries the catalog, warehouse and quality operations today.
+//! gRPC services of governance: thin translations onto the operations shared with REST.
+//! Classification answers UNIMPLEMENTED until built.
 
+use super::convert::{self, dataset_to, new_dataset_from, page_response, page_size, page_token, record_to, rejected_to, time};
 use crate::Governance;
+use brain_core::grpc_status;
 use brain_proto::governance::v1::catalog_service_server::{CatalogService, CatalogServiceServer};
 use brain_proto::governance::v1::classification_service_server::{ClassificationService, ClassificationServiceServer};
 use brain_proto::governance::v1::quality_service_server::{QualityService, QualityServiceServer};
 use brain_proto::governance::v1::warehouse_service_server::{WarehouseService, WarehouseServiceServer};
+use brain_proto::governance::v1::*;
+use tonic::{Request, Response, Status};
 
 pub(crate) const SERVICE_NAMES: [&str; 4] = [
     "brain.governance.v1.CatalogService",
@@ -23,13 +27,131 @@ pub(crate) fn add(routes: &mut tonic::service::RoutesBuilder, service: &Governan
 }
 
 #[tonic::async_trait]
-impl CatalogService for Governance {}
+impl CatalogService for Governance {
+    async fn create_dataset(&self, request: Request<CreateDatasetRequest>) -> Result<Response<Dataset>, Status> {
+        let (tenant, new) = new_dataset_from(request.into_inner().dataset.unwrap_or_default()).map_err(grpc_status)?;
+        let dataset = Governance::create_dataset(self, &tenant, new).await.map_err(grpc_status)?;
+        Ok(Response::new(dataset_to(dataset)))
+    }
+
+    async fn get_dataset(&self, request: Request<GetDatasetRequest>) -> Result<Response<Dataset>, Status> {
+        let reference = request.into_inner().r#ref.unwrap_or_default();
+        let dataset = Governance::get_dataset(self, &reference.tenant_id, &reference.dataset).await.map_err(grpc_status)?;
+        Ok(Response::new(dataset_to(dataset)))
+    }
+
+    /// Lists the datasets of the tenant named in the `x-brain-tenant` metadata (until the trust
+    /// layer puts the caller's tenant on every request).
+    async fn list_datasets(&self, request: Request<ListDatasetsRequest>) -> Result<Response<ListDatasetsResponse>, Status> {
+        let tenant = tenant_of(&request)?;
+        let r = request.into_inner();
+        let library = convert::library_from(r.library).map_err(grpc_status)?;
+        let page = Governance::list_datasets(self, &tenant, library, "", page_size(r.page.as_ref()), page_token(r.page.as_ref()))
+            .await
+            .map_err(grpc_status)?;
+        Ok(Response::new(ListDatasetsResponse { datasets: page.items.into_iter().map(dataset_to).collect(), page: page_response(page.next_page_token) }))
+    }
+
+    async fn search_datasets(&self, request: Request<SearchDatasetsRequest>) -> Result<Response<ListDatasetsResponse>, Status> {
+        let tenant = tenant_of(&request)?;
+        let r = request.into_inner();
+        let page = Governance::list_datasets(self, &tenant, None, &r.query, page_size(r.page.as_ref()), page_token(r.page.as_ref()))
+            .await
+            .map_err(grpc_status)?;
+        Ok(Response::new(ListDatasetsResponse { datasets: page.items.into_iter().map(dataset_to).collect(), page: page_response(page.next_page_token) }))
+    }
+
+    async fn evolve_schema(&self, request: Request<EvolveSchemaRequest>) -> Result<Response<Dataset>, Status> {
+        let r = request.into_inner();
+        let reference = r.r#ref.unwrap_or_default();
+        let fields = convert::fields_from(r.fields).map_err(grpc_status)?;
+        let dataset = Governance::evolve_schema(self, &reference.tenant_id, &reference.dataset, fields).await.map_err(grpc_status)?;
+        Ok(Response::new(dataset_to(dataset)))
+    }
+}
+
+fn tenant_of<T>(request: &Request<T>) -> Result<String, Status> {
+    request
+        .metadata()
+        .get("x-brain-tenant")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| Status::invalid_argument("the x-brain-tenant metadata names the tenant whose datasets to list"))
+}
 
 #[tonic::async_trait]
 impl ClassificationService for Governance {}
 
 #[tonic::async_trait]
-impl QualityService for Governance {}
+impl QualityService for Governance {
+    async fn get_quality_score(&self, request: Request<GetQualityScoreRequest>) -> Result<Response<QualityScore>, Status> {
+        let r = request.into_inner();
+        let reference = r.r#ref.unwrap_or_default();
+        let range = r.range.unwrap_or_default();
+        let day = |ts: Option<&prost_types::Timestamp>| {
+            time(ts).map(|t| brain_core::calendar::cst_day(t.timestamp_millis())).unwrap_or_default()
+        };
+        let quality = Governance::quality(self, &reference.tenant_id, &reference.dataset, &day(range.start.as_ref()), &day(range.end.as_ref()))
+            .await
+            .map_err(grpc_status)?;
+        Ok(Response::new(QualityScore {
+            r#ref: Some(reference),
+            score: quality.score,
+            days: quality
+                .days
+                .into_iter()
+                .map(|(day, accepted, rejected, score)| DailyQuality {
+                    day,
+                    accepted: u64::try_from(accepted).unwrap_or(0),
+                    rejected: u64::try_from(rejected).unwrap_or(0),
+                    score,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn list_rejected_records(&self, request: Request<ListRejectedRecordsRequest>) -> Result<Response<ListRejectedRecordsResponse>, Status> {
+        let r = request.into_inner();
+        let reference = r.r#ref.unwrap_or_default();
+        let page = Governance::list_rejected(self, &reference.tenant_id, &reference.dataset, page_size(r.page.as_ref()), page_token(r.page.as_ref()))
+            .await
+            .map_err(grpc_status)?;
+        Ok(Response::new(ListRejectedRecordsResponse {
+            records: page.items.into_iter().map(|row| rejected_to(&reference.tenant_id, &reference.dataset, row)).collect(),
+            page: page_response(page.next_page_token),
+        }))
+    }
+
+    async fn resubmit_rejected_record(&self, request: Request<ResubmitRejectedRecordRequest>) -> Result<Response<ResubmitRejectedRecordResponse>, Status> {
+        let r = request.into_inner();
+        let reference = r.r#ref.unwrap_or_default();
+        let payload: serde_json::Value =
+            serde_json::from_slice(&r.payload_json).map_err(|e| Status::invalid_argument(format!("payload_json is not JSON: {e}")))?;
+        Governance::resubmit(self, &reference.tenant_id, &reference.dataset, &r.record_id, payload).await.map_err(grpc_status)?;
+        Ok(Response::new(ResubmitRejectedRecordResponse { record_id: r.record_id }))
+    }
+}
 
 #[tonic::async_trait]
-impl WarehouseService for Governance {}
+impl WarehouseService for Governance {
+    async fn query_records(&self, request: Request<QueryRecordsRequest>) -> Result<Response<QueryRecordsResponse>, Status> {
+        let r = request.into_inner();
+        let reference = r.r#ref.unwrap_or_default();
+        let range = r.range.unwrap_or_default();
+        let page = Governance::query_records(
+            self,
+            &reference.tenant_id,
+            &reference.dataset,
+            time(range.start.as_ref()),
+            time(range.end.as_ref()),
+            page_size(r.page.as_ref()),
+            page_token(r.page.as_ref()),
+        )
+        .await
+        .map_err(grpc_status)?;
+        Ok(Response::new(QueryRecordsResponse {
+            records: page.items.into_iter().map(|record| record_to(&reference.tenant_id, &reference.dataset, record)).collect(),
+            page: page_response(page.next_page_token),
+        }))
+    }
+}

@@ -1,2 +1,3 @@
+mod convert;
 pub(crate) mod grpc;
 pub(crate) mod rest;

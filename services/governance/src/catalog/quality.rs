@@ -86,18 +86,18 @@ impl CompiledRules {
                     }
                 }
                 QualityRule::Range { field, min, max } => {
-                    if let Some(n) = record.get(field).and_then(Value::as_f64) {
-                        if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
-                            let bounds = format!("[{}, {}]", min.map_or("-∞".into(), |m| m.to_string()), max.map_or("+∞".into(), |m| m.to_string()));
-                            out.push(broken(Some(field), format!("{n} is outside {bounds}")));
-                        }
+                    if let Some(n) = record.get(field).and_then(Value::as_f64)
+                        && (min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m))
+                    {
+                        let bounds = format!("[{}, {}]", min.map_or("-∞".into(), |m| m.to_string()), max.map_or("+∞".into(), |m| m.to_string()));
+                        out.push(broken(Some(field), format!("{n} is outside {bounds}")));
                     }
                 }
                 QualityRule::Regex { field, pattern } => {
-                    if let (Some(text), Some(regex)) = (record.get(field).and_then(Value::as_str), regex) {
-                        if !regex.is_match(text) {
-                            out.push(broken(Some(field), format!("\"{text}\" does not match /{pattern}/")));
-                        }
+                    if let (Some(text), Some(regex)) = (record.get(field).and_then(Value::as_str), regex)
+                        && !regex.is_match(text)
+                    {
+                        out.push(broken(Some(field), format!("\"{text}\" does not match /{pattern}/")));
                     }
                 }
                 QualityRule::Enum { field, values } => {

@@ -1,0 +1,240 @@
+//! Translation between the protobuf contract and governance's own types.
+
+use crate::catalog::quality::QualityRule;
+use crate::catalog::schema::{FieldSpec, FieldType};
+use crate::catalog::{Dataset, Domain, Library, NewDataset};
+use crate::store::{RejectedRow, StoredRecord};
+use crate::GovernanceError;
+use brain_core::Violation;
+use brain_proto::common::v1 as common;
+use brain_proto::governance::v1 as pb;
+use chrono::{DateTime, Utc};
+
+fn invalid(field: &str, reason: String) -> GovernanceError {
+    GovernanceError::invalid(field, vec![Violation { field: Some(field.to_owned()), rule: "enum".into(), reason, ..Violation::default() }])
+}
+
+pub(crate) fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+    brain_proto::time::from_millis(time.timestamp_millis())
+}
+
+pub(crate) fn time(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    ts.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+}
+
+fn library_to(library: Library) -> common::Library {
+    match library {
+        Library::Basic => common::Library::Basic,
+        Library::Industry => common::Library::Industry,
+        Library::Scenario => common::Library::Scenario,
+    }
+}
+
+pub(crate) fn library_from(value: i32) -> Result<Option<Library>, GovernanceError> {
+    match common::Library::try_from(value) {
+        Ok(common::Library::Unspecified) => Ok(None),
+        Ok(common::Library::Basic) => Ok(Some(Library::Basic)),
+        Ok(common::Library::Industry) => Ok(Some(Library::Industry)),
+        Ok(common::Library::Scenario) => Ok(Some(Library::Scenario)),
+        Err(_) => Err(invalid("library", format!("{value} is not a library"))),
+    }
+}
+
+fn domain_to(domain: Domain) -> common::DataDomain {
+    match domain {
+        Domain::Rnd => common::DataDomain::Rnd,
+        Domain::Production => common::DataDomain::Production,
+        Domain::OperationMaintenance => common::DataDomain::OperationMaintenance,
+        Domain::Management => common::DataDomain::Management,
+        Domain::External => common::DataDomain::External,
+    }
+}
+
+fn domain_from(value: i32) -> Result<Domain, GovernanceError> {
+    match common::DataDomain::try_from(value) {
+        Ok(common::DataDomain::Rnd) => Ok(Domain::Rnd),
+        Ok(common::DataDomain::Production) => Ok(Domain::Production),
+        Ok(common::DataDomain::OperationMaintenance) => Ok(Domain::OperationMaintenance),
+        Ok(common::DataDomain::Management) => Ok(Domain::Management),
+        Ok(common::DataDomain::External) => Ok(Domain::External),
+        _ => Err(invalid("domain", format!("{value} is not a data domain"))),
+    }
+}
+
+fn field_type_to(kind: FieldType) -> pb::FieldType {
+    match kind {
+        FieldType::String => pb::FieldType::String,
+        FieldType::Integer => pb::FieldType::Integer,
+        FieldType::Number => pb::FieldType::Number,
+        FieldType::Boolean => pb::FieldType::Boolean,
+        FieldType::Timestamp => pb::FieldType::Timestamp,
+        FieldType::Object => pb::FieldType::Object,
+    }
+}
+
+fn field_type_from(value: i32, field: &str) -> Result<FieldType, GovernanceError> {
+    match pb::FieldType::try_from(value) {
+        Ok(pb::FieldType::String) => Ok(FieldType::String),
+        Ok(pb::FieldType::Integer) => Ok(FieldType::Integer),
+        Ok(pb::FieldType::Number) => Ok(FieldType::Number),
+        Ok(pb::FieldType::Boolean) => Ok(FieldType::Boolean),
+        Ok(pb::FieldType::Timestamp) => Ok(FieldType::Timestamp),
+        Ok(pb::FieldType::Object) => Ok(FieldType::Object),
+        _ => Err(invalid(field, format!("field {field}: {value} is not a field type"))),
+    }
+}
+
+pub(crate) fn fields_from(fields: Vec<pb::Field>) -> Result<Vec<FieldSpec>, GovernanceError> {
+    fields
+        .into_iter()
+        .map(|f| Ok(FieldSpec { kind: field_type_from(f.r#type, &f.name)?, name: f.name, required: f.required, description: f.description }))
+        .collect()
+}
+
+/// Open range ends travel as infinities.
+fn rule_to(rule: &QualityRule) -> pb::QualityRule {
+    use pb::quality_rule::Rule;
+    let (field, rule) = match rule {
+        QualityRule::Required { field } => (field.clone(), Rule::Required(true)),
+        QualityRule::Range { field, min, max } => {
+            (field.clone(), Rule::Range(pb::Range { min: min.unwrap_or(f64::NEG_INFINITY), max: max.unwrap_or(f64::INFINITY) }))
+        }
+        QualityRule::Regex { field, pattern } => (field.clone(), Rule::Regex(pattern.clone())),
+        QualityRule::Enum { field, values } => (field.clone(), Rule::EnumValues(pb::EnumValues { values: values.clone() })),
+        QualityRule::Freshness { max_age_seconds } => {
+            (String::new(), Rule::FreshnessSeconds(u32::try_from(*max_age_seconds).unwrap_or(u32::MAX)))
+        }
+    };
+    pb::QualityRule { field, rule: Some(rule) }
+}
+
+fn rule_from(rule: pb::QualityRule) -> Result<QualityRule, GovernanceError> {
+    use pb::quality_rule::Rule;
+    let field = rule.field;
+    let bound = |v: f64| v.is_finite().then_some(v);
+    match rule.rule {
+        Some(Rule::Required(_)) => Ok(QualityRule::Required { field }),
+        Some(Rule::Range(r)) => Ok(QualityRule::Range { field, min: bound(r.min), max: bound(r.max) }),
+        Some(Rule::Regex(pattern)) => Ok(QualityRule::Regex { field, pattern }),
+        Some(Rule::EnumValues(e)) => Ok(QualityRule::Enum { field, values: e.values }),
+        Some(Rule::FreshnessSeconds(s)) => Ok(QualityRule::Freshness { max_age_seconds: u64::from(s) }),
+        Some(Rule::UniqueKey(_)) => Err(invalid("quality_rules", format!("unique_key on {field} is not supported yet"))),
+        None => Err(invalid("quality_rules", format!("a rule on `{field}` names no check"))),
+    }
+}
+
+pub(crate) fn new_dataset_from(dataset: pb::Dataset) -> Result<(String, NewDataset), GovernanceError> {
+    let reference = dataset.r#ref.unwrap_or_default();
+    let library = library_from(dataset.library)?.ok_or_else(|| invalid("library", "a library is required".into()))?;
+    let new = NewDataset {
+        name: reference.dataset,
+        title: dataset.title,
+        description: dataset.description,
+        library,
+        domain: domain_from(dataset.domain)?,
+        fields: fields_from(dataset.schema.unwrap_or_default().fields)?,
+        quality_rules: dataset.quality_rules.into_iter().map(rule_from).collect::<Result<_, _>>()?,
+        lineage_sources: dataset.lineage_sources.into_iter().map(|r| format!("{}/{}", r.tenant_id, r.dataset)).collect(),
+    };
+    Ok((reference.tenant_id, new))
+}
+
+pub(crate) fn dataset_to(dataset: Dataset) -> pb::Dataset {
+    pb::Dataset {
+        r#ref: Some(common::DatasetRef { tenant_id: dataset.tenant_id, dataset: dataset.name }),
+        title: dataset.title,
+        description: dataset.description,
+        library: library_to(dataset.library) as i32,
+        domain: domain_to(dataset.domain) as i32,
+        grade: common::Grade::Unspecified as i32,
+        schema: Some(pb::Schema {
+            version: u32::try_from(dataset.schema_version).unwrap_or(u32::MAX),
+            fields: dataset
+                .fields
+                .into_iter()
+                .map(|f| pb::Field { r#type: field_type_to(f.kind) as i32, name: f.name, required: f.required, description: f.description, ..pb::Field::default() })
+                .collect(),
+            created_at: Some(timestamp(dataset.updated_at)),
+        }),
+        quality_rules: dataset.quality_rules.iter().map(rule_to).collect(),
+        lineage_sources: dataset
+            .lineage_sources
+            .iter()
+            .filter_map(|s| s.split_once('/'))
+            .map(|(t, d)| common::DatasetRef { tenant_id: t.to_owned(), dataset: d.to_owned() })
+            .collect(),
+        created_at: Some(timestamp(dataset.created_at)),
+    }
+}
+
+pub(crate) fn record_to(tenant: &str, dataset: &str, record: StoredRecord) -> brain_proto::events::v1::Record {
+    brain_proto::events::v1::Record {
+        id: record.record_id,
+        dataset: Some(common::DatasetRef { tenant_id: tenant.to_owned(), dataset: dataset.to_owned() }),
+        source: None,
+        event_time: Some(timestamp(record.event_time)),
+        ingest_time: Some(timestamp(record.ingest_time)),
+        payload_json: serde_json::to_vec(&record.payload).unwrap_or_default(),
+    }
+}
+
+pub(crate) fn rejected_to(tenant: &str, dataset: &str, row: RejectedRow) -> pb::RejectedRecord {
+    let violations: Vec<Violation> = serde_json::from_value(row.violations).unwrap_or_default();
+    pb::RejectedRecord {
+        record: Some(brain_proto::events::v1::Record {
+            id: row.record_id,
+            dataset: Some(common::DatasetRef { tenant_id: tenant.to_owned(), dataset: dataset.to_owned() }),
+            payload_json: serde_json::to_vec(&row.payload).unwrap_or_default(),
+            ..Default::default()
+        }),
+        violations: violations
+            .into_iter()
+            .map(|v| common::Violation {
+                record_id: v.record_id.unwrap_or_default(),
+                record_index: v.record_index.unwrap_or_default(),
+                field: v.field.unwrap_or_default(),
+                rule: v.rule,
+                reason: v.reason,
+            })
+            .collect(),
+        rejected_at: Some(timestamp(row.rejected_at)),
+    }
+}
+
+pub(crate) fn page_size(page: Option<&common::PageRequest>) -> Option<u32> {
+    page.map(|p| p.page_size).filter(|n| *n != 0)
+}
+
+pub(crate) fn page_token(page: Option<&common::PageRequest>) -> Option<&str> {
+    page.map(|p| p.page_token.as_str()).filter(|t| !t.is_empty())
+}
+
+pub(crate) fn page_response(next: Option<String>) -> Option<common::PageResponse> {
+    Some(common::PageResponse { next_page_token: next.unwrap_or_default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_rules_survive_the_round_trip() {
+        let rules = vec![
+            QualityRule::Required { field: "line".into() },
+            QualityRule::Range { field: "output_m".into(), min: Some(0.0), max: None },
+            QualityRule::Regex { field: "batch".into(), pattern: "^B[0-9]+$".into() },
+            QualityRule::Enum { field: "grade".into(), values: vec!["A".into(), "B".into()] },
+            QualityRule::Freshness { max_age_seconds: 3600 },
+        ];
+        let back: Vec<QualityRule> = rules.iter().map(rule_to).map(|r| rule_from(r).unwrap()).collect();
+        assert_eq!(back, rules);
+    }
+
+    #[test]
+    fn unknown_enum_values_are_refused_with_the_field() {
+        let err = field_type_from(42, "output_m").unwrap_err();
+        assert!(err.to_string().contains("field"), "{err}");
+        assert!(domain_from(0).is_err());
+        assert_eq!(library_from(0).unwrap(), None);
+    }
+}
