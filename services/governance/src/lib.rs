@@ -7,7 +7,7 @@
 //! and gRPC. Classification and grading (`domain`) are not wired to the API yet: those
 //! endpoints answer UNIMPLEMENTED.
 
-
+pub mod domain;
 
 mod api;
 mod catalog;

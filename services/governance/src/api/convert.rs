@@ -233,7 +233,9 @@ mod tests {
     #[test]
     fn unknown_enum_values_are_refused_with_the_field() {
         let err = field_type_from(42, "output_m").unwrap_err();
-        assert!(err.to_string().contains("field"), "{err}");
+        let violations = brain_core::ServiceError::violations(&err);
+        assert_eq!(violations[0].field.as_deref(), Some("output_m"));
+        assert!(violations[0].reason.contains("42 is not a field type"), "{}", violations[0].reason);
         assert!(domain_from(0).is_err());
         assert_eq!(library_from(0).unwrap(), None);
     }
