@@ -340,3 +340,75 @@ async fn catalog_ingestion_and_warehouse_over_grpc() {
     assert_eq!(listed.datasets.len(), 1);
     assert_eq!(listed.datasets[0].quality_rules.len(), 1);
 }
+
+/// A valid resident ID card number (GB 11643 check character) for a birth date and sequence.
+fn id_card(region: &str, birth: &str, sequence: u32) -> String {
+    let first17 = format!("{region}{birth}{sequence:03}");
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap() * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{first17}{check}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_of_id_card_numbers_is_graded_high_with_an_explanation() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let client = http();
+    let base = format!("{}/api/v1/tenants/{TENANT}/datasets", brain.http);
+    let spec = json!({
+        "name": "workers",
+        "title": "Line workers",
+        "library": "basic",
+        "domain": "management",
+        "fields": [
+            {"name": "worker_no", "type": "string", "required": true},
+            {"name": "holder", "type": "string"},
+            {"name": "shift", "type": "string"}
+        ]
+    });
+    let created: Value = client.post(&base).json(&spec).send().await.unwrap().json().await.unwrap();
+    let by_name = |c: &Value, field: &str| c["fields"].as_array().unwrap().iter().find(|f| f["field"] == field).unwrap().clone();
+    // By name alone, "holder" says nothing.
+    assert_eq!(by_name(&created["classification"], "holder")["grade"], "low", "{created}");
+
+    let records: Vec<Value> = (0..20)
+        .map(|i| json!({"_id": format!("w{i}"), "worker_no": format!("W{i:04}"), "holder": id_card("330602", &format!("19{}0315", 70 + i % 20), i), "shift": "night"}))
+        .collect();
+    let ack: Value = client.post(format!("{base}/workers/records")).json(&records).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ack["accepted"], 20, "{ack}");
+    wait_for_count(&client, &brain.http, "workers", 20, "20 worker records").await;
+
+    let outcome: Value = client.post(format!("{base}/workers/classification")).send().await.unwrap().json().await.unwrap();
+    let holder = by_name(&outcome["classification"], "holder");
+    assert_eq!(holder["grade"], "high", "{holder}");
+    let explanation = holder["explanation"].as_str().unwrap();
+    assert!(explanation.contains("resident ID card"), "{explanation}");
+    assert!(explanation.contains("20 of 20"), "{explanation}");
+    assert_eq!(outcome["classification"]["grade"], "high", "the dataset grade is its highest field grade");
+    assert!(outcome["changes"].as_array().unwrap().iter().any(|c| c["field"] == "holder"), "{outcome}");
+
+    // An authorized person overrides with a reason; the override is recorded and explained.
+    let overridden: Value = client
+        .post(format!("{base}/workers/grades"))
+        .json(&json!({"field": "holder", "grade": "medium", "reason": "numbers are masked at the source", "actor": "security-admin"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let holder = by_name(&overridden, "holder");
+    assert_eq!(holder["grade"], "medium", "{holder}");
+    assert!(holder["explanation"].as_str().unwrap().contains("overridden"), "{holder}");
+    let missing_reason = client
+        .post(format!("{base}/workers/grades"))
+        .json(&json!({"field": "holder", "grade": "low", "reason": " ", "actor": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing_reason.status(), 400);
+    // Re-classification keeps the manual override.
+    let again: Value = client.post(format!("{base}/workers/classification")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(by_name(&again["classification"], "holder")["grade"], "medium");
+}

@@ -35,6 +35,7 @@ pub fn spec() -> ServiceSpec {
 pub struct Governance {
     store: store::GovernanceStore,
     pipeline: pipeline::Pipeline,
+    rules: Arc<domain::ClassificationRules>,
 }
 
 impl Governance {
@@ -47,7 +48,9 @@ impl Governance {
             accepted_topic: ctx.topics.name(brain_bus::topics::GOVERNANCE_ACCEPTED),
             rejected_topic: ctx.topics.name(brain_bus::topics::GOVERNANCE_REJECTED),
         };
-        Ok(Self { store, pipeline })
+        let rules = domain::ClassificationRules::builtin()
+            .map_err(|e| RuntimeError::Service { service: "governance", reason: format!("classification rules: {e}") })?;
+        Ok(Self { store, pipeline, rules: Arc::new(rules) })
     }
 }
 

@@ -88,10 +88,13 @@ impl Governance {
         check_new_dataset(&new).map_err(|v| GovernanceError::invalid("dataset registration", v))?;
         match self.store.create_dataset(&tenant, &new).await {
             Err(GovernanceError::Store(brain_store::StoreError::AlreadyExists { .. })) => {
-                Err(GovernanceError::DatasetExists { tenant: tenant.to_string(), dataset: new.name })
+                return Err(GovernanceError::DatasetExists { tenant: tenant.to_string(), dataset: new.name });
             }
-            other => other,
-        }
+            other => other?,
+        };
+        // Graded from its field names at once; values refine it once records arrive.
+        self.classify(tenant.as_str(), &new.name).await?;
+        self.existing(&tenant, &new.name).await
     }
 
     pub(crate) async fn get_dataset(&self, tenant: &str, name: &str) -> Result<Dataset, GovernanceError> {
@@ -118,7 +121,9 @@ impl Governance {
         let tenant = tenant_id(tenant)?;
         let dataset = self.existing(&tenant, name).await?;
         check_evolution(&dataset.fields, &fields).map_err(|v| GovernanceError::invalid("schema change", v))?;
-        self.store.add_schema_version(&tenant, &dataset, &fields).await
+        self.store.add_schema_version(&tenant, &dataset, &fields).await?;
+        self.classify(tenant.as_str(), name).await?;
+        self.existing(&tenant, name).await
     }
 
     pub(crate) async fn query_records(
@@ -189,5 +194,56 @@ impl Governance {
             rejected,
             days: days.into_iter().map(|(day, a, r)| (day, a, r, score(as_u64(a), as_u64(r)))).collect(),
         })
+    }
+}
+
+/// How many of the newest records are sampled to classify a dataset by its values.
+const SAMPLE_RECORDS: i64 = 200;
+
+impl Governance {
+    /// Classifies (or re-classifies) a dataset: field names always, values when the warehouse
+    /// holds records. Manual overrides are kept.
+    pub(crate) async fn classify(&self, tenant: &str, name: &str) -> Result<crate::domain::Reclassification, GovernanceError> {
+        use crate::domain::{FieldSamples, OverrideHandling, reclassify};
+        let tenant = tenant_id(tenant)?;
+        let dataset = self.existing(&tenant, name).await?;
+        let records = self.store.samples(&tenant, name, SAMPLE_RECORDS).await?;
+        let fields: Vec<FieldSamples> = dataset
+            .fields
+            .iter()
+            .map(|f| FieldSamples {
+                name: f.name.clone(),
+                samples: records.iter().filter_map(|r| r.get(&f.name)).filter(|v| !v.is_null()).cloned().collect(),
+            })
+            .collect();
+        let previous = match dataset.classification {
+            Some(previous) => previous,
+            None => crate::domain::classify_dataset(&[], Some(dataset.domain), &self.rules),
+        };
+        let outcome = reclassify(&previous, &fields, &self.rules, OverrideHandling::Keep);
+        self.store.save_classification(&tenant, name, &outcome.classification, None).await?;
+        Ok(outcome)
+    }
+
+    /// An authorized person's grade for a field, with the reason; recorded in history.
+    pub(crate) async fn override_grade(
+        &self,
+        tenant: &str,
+        name: &str,
+        field: &str,
+        grade: crate::domain::Grade,
+        reason: &str,
+        actor: &str,
+    ) -> Result<crate::domain::DatasetClassification, GovernanceError> {
+        let tenant_id = tenant_id(tenant)?;
+        let dataset = self.existing(&tenant_id, name).await?;
+        let mut classification = match dataset.classification {
+            Some(c) => c,
+            None => self.classify(tenant, name).await?.classification,
+        };
+        let change = crate::domain::apply_override(&mut classification, field, grade, reason, actor)
+            .map_err(|e| invalid(field, &e.to_string()))?;
+        self.store.save_classification(&tenant_id, name, &classification, Some((field, &change))).await?;
+        Ok(classification)
     }
 }

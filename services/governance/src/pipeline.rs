@@ -141,7 +141,7 @@ impl Pipeline {
                 let inserted = self.store.insert_records(&mut tx, &tenant_id, &name, dataset.schema_version, &rows).await?;
                 let day = brain_core::calendar::cst_day(now.timestamp_millis());
                 self.store.count_quality(&mut tx, &tenant_id, &name, &day, inserted, 0).await?;
-                accepted_events.extend(accepted.into_iter().map(|a| accepted_event(a, dataset.schema_version)));
+                accepted_events.extend(accepted.into_iter().map(|a| accepted_event(a, &dataset)));
             }
             tx.commit().await?;
             // Downstream topics after the warehouse commit: a crash in between republishes on
@@ -290,12 +290,15 @@ fn rejected_event(record: Record, violations: Vec<Violation>) -> Event {
     cloud_event(&record, "brain.governance.rejected.v1", payload)
 }
 
-fn accepted_event(record: Record, schema_version: i64) -> Event {
+/// The accepted record carries its dataset's grades, so downstream consumers (exchange, model
+/// gateway) know what they hold without asking the catalog.
+fn accepted_event(record: Record, dataset: &Dataset) -> Event {
+    let classification = dataset.classification.as_ref();
     let payload = RecordAccepted {
         record: Some(record.clone()),
-        schema_version: u32::try_from(schema_version).unwrap_or(u32::MAX),
-        grade: 0,
-        fields: Vec::new(),
+        schema_version: u32::try_from(dataset.schema_version).unwrap_or(u32::MAX),
+        grade: classification.map_or(0, |c| c.grade.to_proto()),
+        fields: classification.map(|c| c.fields.iter().map(|f| f.to_field_grade()).collect()).unwrap_or_default(),
     }
     .encode_to_vec();
     cloud_event(&record, "brain.governance.accepted.v1", payload)

@@ -5,14 +5,21 @@
 use crate::catalog::quality::QualityRule;
 use crate::catalog::schema::FieldSpec;
 use crate::catalog::{Dataset, Domain, Library, NewDataset};
+use crate::domain::{DatasetClassification, GradeOverride};
 use crate::GovernanceError;
 use brain_store::{Migration, Migrations, Row, Store, StoreTx, TenantId, Value};
 use chrono::{DateTime, Utc};
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
     owner: "governance",
-    postgres: &[Migration::new(1, "catalog, rejected records, quality, warehouse", include_str!("../migrations/postgres/0001_catalog_and_warehouse.sql"))],
-    sqlite: &[Migration::new(1, "catalog, rejected records, quality, warehouse", include_str!("../migrations/sqlite/0001_catalog_and_warehouse.sql"))],
+    postgres: &[
+        Migration::new(1, "catalog, rejected records, quality, warehouse", include_str!("../migrations/postgres/0001_catalog_and_warehouse.sql")),
+        Migration::new(2, "classification and grade overrides", include_str!("../migrations/postgres/0002_classification.sql")),
+    ],
+    sqlite: &[
+        Migration::new(1, "catalog, rejected records, quality, warehouse", include_str!("../migrations/sqlite/0001_catalog_and_warehouse.sql")),
+        Migration::new(2, "classification and grade overrides", include_str!("../migrations/sqlite/0002_classification.sql")),
+    ],
 };
 
 /// SQLite allows 32766 bound values per statement; 8 per row leaves room.
@@ -69,6 +76,7 @@ fn dataset_from(row: &Row, fields: Vec<FieldSpec>) -> Result<Dataset, Governance
         lineage_sources: serde_json::from_value(lineage).map_err(|e| GovernanceError::Corrupt(e.to_string()))?,
         created_at: row.get("created_at")?,
         updated_at: row.get("updated_at")?,
+        classification: None,
     })
 }
 
@@ -141,7 +149,76 @@ impl GovernanceStore {
         };
         let version: i64 = row.get("schema_version")?;
         let fields = self.schema(tenant, name, version).await?;
-        Ok(Some(dataset_from(&row, fields)?))
+        let mut dataset = dataset_from(&row, fields)?;
+        dataset.classification = self.classification(tenant, name).await?;
+        Ok(Some(dataset))
+    }
+
+    /// The dataset's current classification, if it was classified.
+    pub async fn classification(&self, tenant: &TenantId, name: &str) -> Result<Option<DatasetClassification>, GovernanceError> {
+        let row = self
+            .store
+            .scoped(tenant)
+            .fetch_optional("SELECT classification FROM governance_classifications WHERE tenant_id = $1 AND dataset = $2", &[Value::from(name)])
+            .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let json: serde_json::Value = row.get("classification")?;
+                Ok(Some(serde_json::from_value(json).map_err(|e| GovernanceError::Corrupt(format!("classification of {name}: {e}")))?))
+            }
+        }
+    }
+
+    /// Replaces the classification; with `overridden`, also records the override in history.
+    pub async fn save_classification(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        classification: &DatasetClassification,
+        overridden: Option<(&str, &GradeOverride)>,
+    ) -> Result<(), GovernanceError> {
+        let now = Utc::now();
+        let mut tx = self.store.begin().await?;
+        tx.scoped(tenant)
+            .execute(
+                "INSERT INTO governance_classifications (tenant_id, dataset, classification, updated_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (tenant_id, dataset) DO UPDATE SET classification = excluded.classification, updated_at = excluded.updated_at",
+                &[Value::from(name), json(classification), Value::Timestamp(now)],
+            )
+            .await?;
+        if let Some((field, change)) = overridden {
+            tx.scoped(tenant)
+                .execute(
+                    "INSERT INTO governance_grade_overrides (tenant_id, dataset, field, at, previous_grade, grade, reason, actor) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    &[
+                        Value::from(name),
+                        Value::from(field),
+                        Value::Timestamp(now),
+                        Value::from(change.previous.as_str()),
+                        Value::from(change.grade.as_str()),
+                        Value::from(change.reason.as_str()),
+                        Value::from(change.actor.as_str()),
+                    ],
+                )
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Payloads of the newest records, as samples for classification by value.
+    pub async fn samples(&self, tenant: &TenantId, name: &str, limit: i64) -> Result<Vec<serde_json::Value>, GovernanceError> {
+        let rows = self
+            .store
+            .scoped(tenant)
+            .fetch_all(
+                "SELECT payload FROM warehouse_records WHERE tenant_id = $1 AND dataset = $2 ORDER BY ingest_time DESC LIMIT $3",
+                &[Value::from(name), Value::Int(limit)],
+            )
+            .await?;
+        rows.iter().map(|row| Ok(row.get("payload")?)).collect()
     }
 
     async fn schema(&self, tenant: &TenantId, name: &str, version: i64) -> Result<Vec<FieldSpec>, GovernanceError> {
@@ -182,7 +259,9 @@ impl GovernanceStore {
         for row in &rows {
             let name: String = row.get("dataset")?;
             let version: i64 = row.get("schema_version")?;
-            out.push(dataset_from(row, self.schema(tenant, &name, version).await?)?);
+            let mut dataset = dataset_from(row, self.schema(tenant, &name, version).await?)?;
+            dataset.classification = self.classification(tenant, &name).await?;
+            out.push(dataset);
         }
         Ok(out)
     }

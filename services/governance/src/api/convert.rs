@@ -40,25 +40,8 @@ pub(crate) fn library_from(value: i32) -> Result<Option<Library>, GovernanceErro
     }
 }
 
-fn domain_to(domain: Domain) -> common::DataDomain {
-    match domain {
-        Domain::Rnd => common::DataDomain::Rnd,
-        Domain::Production => common::DataDomain::Production,
-        Domain::OperationMaintenance => common::DataDomain::OperationMaintenance,
-        Domain::Management => common::DataDomain::Management,
-        Domain::External => common::DataDomain::External,
-    }
-}
-
 fn domain_from(value: i32) -> Result<Domain, GovernanceError> {
-    match common::DataDomain::try_from(value) {
-        Ok(common::DataDomain::Rnd) => Ok(Domain::Rnd),
-        Ok(common::DataDomain::Production) => Ok(Domain::Production),
-        Ok(common::DataDomain::OperationMaintenance) => Ok(Domain::OperationMaintenance),
-        Ok(common::DataDomain::Management) => Ok(Domain::Management),
-        Ok(common::DataDomain::External) => Ok(Domain::External),
-        _ => Err(invalid("domain", format!("{value} is not a data domain"))),
-    }
+    Domain::from_proto(value).ok_or_else(|| invalid("domain", format!("{value} is not a data domain")))
 }
 
 fn field_type_to(kind: FieldType) -> pb::FieldType {
@@ -145,14 +128,25 @@ pub(crate) fn dataset_to(dataset: Dataset) -> pb::Dataset {
         title: dataset.title,
         description: dataset.description,
         library: library_to(dataset.library) as i32,
-        domain: domain_to(dataset.domain) as i32,
-        grade: common::Grade::Unspecified as i32,
+        domain: dataset.domain.to_proto(),
+        grade: dataset.classification.as_ref().map_or(common::Grade::Unspecified as i32, |c| c.grade.to_proto()),
         schema: Some(pb::Schema {
             version: u32::try_from(dataset.schema_version).unwrap_or(u32::MAX),
             fields: dataset
                 .fields
                 .into_iter()
-                .map(|f| pb::Field { r#type: field_type_to(f.kind) as i32, name: f.name, required: f.required, description: f.description, ..pb::Field::default() })
+                .map(|f| {
+                    let graded = dataset.classification.as_ref().and_then(|c| c.fields.iter().find(|g| g.field == f.name));
+                    pb::Field {
+                        r#type: field_type_to(f.kind) as i32,
+                        domain: graded.map_or(0, |g| g.domain.to_proto()),
+                        grade: graded.map_or(0, |g| g.grade.to_proto()),
+                        grade_explanation: graded.map(|g| g.explanation.clone()).unwrap_or_default(),
+                        name: f.name,
+                        required: f.required,
+                        description: f.description,
+                    }
+                })
                 .collect(),
             created_at: Some(timestamp(dataset.updated_at)),
         }),

@@ -79,8 +79,30 @@ fn tenant_of<T>(request: &Request<T>) -> Result<String, Status> {
         .ok_or_else(|| Status::invalid_argument("the x-brain-tenant metadata names the tenant whose datasets to list"))
 }
 
+fn classification_to(reference: brain_proto::common::v1::DatasetRef, c: crate::domain::DatasetClassification) -> Classification {
+    Classification { r#ref: Some(reference), grade: c.grade.to_proto(), fields: c.fields.iter().map(|f| f.to_field_grade()).collect() }
+}
+
 #[tonic::async_trait]
-impl ClassificationService for Governance {}
+impl ClassificationService for Governance {
+    async fn classify_dataset(&self, request: Request<ClassifyDatasetRequest>) -> Result<Response<Classification>, Status> {
+        let reference = request.into_inner().r#ref.unwrap_or_default();
+        let outcome = Governance::classify(self, &reference.tenant_id, &reference.dataset).await.map_err(grpc_status)?;
+        Ok(Response::new(classification_to(reference, outcome.classification)))
+    }
+
+    /// The actor is named in the `x-brain-actor` metadata until sign-in exists.
+    async fn override_field_grade(&self, request: Request<OverrideFieldGradeRequest>) -> Result<Response<Classification>, Status> {
+        let actor = request.metadata().get("x-brain-actor").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let r = request.into_inner();
+        let reference = r.r#ref.unwrap_or_default();
+        let grade = crate::domain::Grade::from_proto(r.grade).ok_or_else(|| Status::invalid_argument("grade must be LOW, MEDIUM or HIGH"))?;
+        let classification = Governance::override_grade(self, &reference.tenant_id, &reference.dataset, &r.field, grade, &r.reason, &actor)
+            .await
+            .map_err(grpc_status)?;
+        Ok(Response::new(classification_to(reference, classification)))
+    }
+}
 
 #[tonic::async_trait]
 impl QualityService for Governance {

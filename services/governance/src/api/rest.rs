@@ -2,6 +2,7 @@
 
 use crate::catalog::schema::FieldSpec;
 use crate::catalog::{Dataset, Library, NewDataset};
+use crate::domain::{DatasetClassification, Grade, Reclassification};
 use crate::store::{RejectedRow, StoredRecord};
 use crate::{Governance, GovernanceError};
 use axum::extract::{Path, Query, State};
@@ -25,7 +26,8 @@ pub(crate) fn router(service: Governance) -> OpenApiRouter {
         .routes(routes!(list_rejected))
         .routes(routes!(resubmit))
         .routes(routes!(quality_score))
-        .routes(routes!(classify))
+        .routes(routes!(get_classification, classify))
+        .routes(routes!(override_grade))
         .with_state(service)
 }
 
@@ -248,14 +250,63 @@ async fn quality_score(State(service): State<Governance>, Path((tenant, name)): 
     }))
 }
 
-/// Classify and grade the fields of a dataset (not built yet).
+/// The current classification: each field's domain, grade and why, and the dataset's grade.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{tenant}/datasets/{dataset}/classification",
+    tag = TAG,
+    params(("tenant" = String, Path), ("dataset" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+async fn get_classification(State(service): State<Governance>, Path((tenant, name)): Path<(String, String)>) -> ApiResult<Json<DatasetClassification>> {
+    let dataset = service.get_dataset(&tenant, &name).await.map_err(problem)?;
+    match dataset.classification {
+        Some(classification) => Ok(Json(classification)),
+        None => Ok(Json(service.classify(&tenant, &name).await.map_err(problem)?.classification)),
+    }
+}
+
+/// Classify and grade again — by field names and by the values of the newest records, after
+/// records arrived or the rules changed. Manual overrides are kept; the changes are listed.
 #[utoipa::path(
     post,
     path = "/api/v1/tenants/{tenant}/datasets/{dataset}/classification",
     tag = TAG,
     params(("tenant" = String, Path), ("dataset" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-async fn classify() -> Problem {
-    Problem::unimplemented("POST /api/v1/tenants/{tenant}/datasets/{dataset}/classification")
+async fn classify(State(service): State<Governance>, Path((tenant, name)): Path<(String, String)>) -> ApiResult<Json<Reclassification>> {
+    Ok(Json(service.classify(&tenant, &name).await.map_err(problem)?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GradeChange {
+    field: String,
+    grade: Grade,
+    /// Why: kept in the override history and shown in the field's explanation.
+    reason: String,
+    /// Who decides (until sign-in exists, the caller names themself).
+    actor: String,
+}
+
+/// Override the grade of one field, with a reason; the override is recorded.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{tenant}/datasets/{dataset}/grades",
+    tag = TAG,
+    params(("tenant" = String, Path), ("dataset" = String, Path)),
+    request_body = GradeChange,
+    responses((status = 200, body = Object), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
+)]
+async fn override_grade(
+    State(service): State<Governance>,
+    Path((tenant, name)): Path<(String, String)>,
+    Json(change): Json<GradeChange>,
+) -> ApiResult<Json<DatasetClassification>> {
+    let classification = service
+        .override_grade(&tenant, &name, &change.field, change.grade, &change.reason, &change.actor)
+        .await
+        .map_err(problem)?;
+    Ok(Json(classification))
 }

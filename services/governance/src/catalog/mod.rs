@@ -11,6 +11,9 @@ use schema::FieldSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The five data domains, shared with classification.
+pub use crate::domain::DataDomain as Domain;
+
 /// The three libraries of the industry data warehouse.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -21,17 +24,6 @@ pub enum Library {
     Industry,
     /// 场景库: data prepared for one application scenario.
     Scenario,
-}
-
-/// The five data domains of industrial data classification.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Domain {
-    Rnd,
-    Production,
-    OperationMaintenance,
-    Management,
-    External,
 }
 
 macro_rules! text_enum {
@@ -48,13 +40,6 @@ macro_rules! text_enum {
 }
 
 text_enum!(Library { Basic => "basic", Industry => "industry", Scenario => "scenario" });
-text_enum!(Domain {
-    Rnd => "rnd",
-    Production => "production",
-    OperationMaintenance => "operation_maintenance",
-    Management => "management",
-    External => "external",
-});
 
 /// What a client sends to register a dataset.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -90,6 +75,9 @@ pub struct Dataset {
     pub lineage_sources: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Domain, grade and the reason for it, per field and for the dataset (its highest field).
+    #[schema(value_type = Option<Object>)]
+    pub classification: Option<crate::domain::DatasetClassification>,
 }
 
 /// Names of tenants and datasets: 1-64 ASCII letters, digits, '.', '_' or '-'.
@@ -181,5 +169,6 @@ mod tests {
             assert_eq!(Library::parse(library.as_str()), Some(library));
         }
         assert_eq!(Domain::parse("operation_maintenance"), Some(Domain::OperationMaintenance));
+        assert_eq!(Domain::parse("o_and_m"), None, "aliases are for rules files, not stored values");
     }
 }

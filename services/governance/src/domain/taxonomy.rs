@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Deserialization also accepts the MIIT 2022 labels (`general`, `important`, `core`) so a brain that
 /// uses that scheme can write its rules in its own words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Grade {
     #[serde(alias = "general")]
@@ -25,6 +25,15 @@ pub enum Grade {
 
 impl Grade {
     pub const ALL: [Grade; 3] = [Grade::Low, Grade::Medium, Grade::High];
+
+    /// The stored and serialized name: `low`, `medium` or `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grade::Low => "low",
+            Grade::Medium => "medium",
+            Grade::High => "high",
+        }
+    }
 
     /// The proto `brain.common.v1.Grade` value.
     pub fn to_proto(self) -> i32 {
@@ -66,7 +75,7 @@ impl TryFrom<proto::Grade> for Grade {
 
 /// The five data domains of the national industrial data classification guide
 /// (研发、生产、运维、管理、外部数据域).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DataDomain {
     #[serde(alias = "r_and_d", alias = "research_and_development")]
@@ -81,6 +90,22 @@ pub enum DataDomain {
 impl DataDomain {
     pub const ALL: [DataDomain; 5] =
         [DataDomain::Rnd, DataDomain::Production, DataDomain::OperationMaintenance, DataDomain::Management, DataDomain::External];
+
+    /// The stored and serialized name, e.g. `operation_maintenance`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataDomain::Rnd => "rnd",
+            DataDomain::Production => "production",
+            DataDomain::OperationMaintenance => "operation_maintenance",
+            DataDomain::Management => "management",
+            DataDomain::External => "external",
+        }
+    }
+
+    /// The inverse of [`DataDomain::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == text)
+    }
 
     /// The proto `brain.common.v1.DataDomain` value.
     pub fn to_proto(self) -> i32 {
