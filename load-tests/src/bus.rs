@@ -262,7 +262,7 @@ fn policy_name(policy: FsyncPolicy) -> &'static str {
     }
 }
 
-fn cpus() -> usize {
+pub(crate) fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
@@ -372,7 +372,7 @@ fn log_bytes(topic_dir: &Path) -> anyhow::Result<(u64, usize)> {
 // KafkaBus vs raw rdkafka
 
 /// The producer settings `KafkaBus::new` uses (brain-bus `kafka.rs`), for the baseline.
-fn raw_producer_config(servers: &str, linger_ms: u32) -> ClientConfig {
+pub(crate) fn raw_producer_config(servers: &str, linger_ms: u32) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", servers)
@@ -486,13 +486,13 @@ async fn topic_partitions(producer: &FutureProducer, topic: &str) -> anyhow::Res
 
 // ---------------------------------------------------------------------------------------
 
-struct Filesystem {
-    fstype: String,
-    device: String,
+pub(crate) struct Filesystem {
+    pub fstype: String,
+    pub device: String,
 }
 
 /// The mount holding `path` (longest mount point that is a prefix), from /proc/self/mounts.
-fn filesystem_of(path: &Path) -> Option<Filesystem> {
+pub(crate) fn filesystem_of(path: &Path) -> Option<Filesystem> {
     let path = path.canonicalize().ok()?;
     let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
     mounts

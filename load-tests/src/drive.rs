@@ -78,6 +78,55 @@ where
     Ok(Sample::new(events, events * bytes_per_event, elapsed, latency))
 }
 
+/// A client with state of its own (a connection, a stream): one per producer.
+pub trait Session: Send + 'static {
+    /// Sends the records `first_seq .. first_seq + count` as one batch and waits for its
+    /// acknowledgement; returns the time from send to acknowledgement.
+    fn call(&mut self, first_seq: u64, count: usize) -> impl Future<Output = anyhow::Result<Duration>> + Send;
+}
+
+/// Like [`run_async`], with one [`Session`] per producer (`sessions.len()` producers).
+pub async fn run_sessions<S: Session>(events: u64, first_seq: u64, batch: usize, bytes_per_event: u64, sessions: Vec<S>) -> anyhow::Result<(Sample, Vec<S>)> {
+    let shape = Shape { producers: sessions.len(), batch };
+    let start = Arc::new(tokio::sync::Barrier::new(shape.producers + 1));
+    let mut tasks = Vec::with_capacity(shape.producers);
+    for (producer, mut session) in sessions.into_iter().enumerate() {
+        let calls = calls_of(producer, events, first_seq, shape);
+        let start = start.clone();
+        tasks.push(tokio::spawn(async move {
+            // Built before the barrier, failing after it, so no task leaves the others waiting.
+            let latency = new_histogram();
+            start.wait().await;
+            let mut latency = latency?;
+            for (seq, n) in calls {
+                let took = session.call(seq, n).await?;
+                latency.saturating_record(micros(took));
+            }
+            anyhow::Ok((latency, session))
+        }));
+    }
+    start.wait().await;
+    let started = Instant::now();
+    let mut latency = new_histogram()?;
+    let mut failure = None;
+    let mut back = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        match task.await {
+            Ok(Ok((h, session))) => {
+                latency.add(&h).map_err(|e| anyhow!("merging histograms: {e}"))?;
+                back.push(session);
+            }
+            Ok(Err(e)) => failure = failure.or(Some(e)),
+            Err(e) => failure = failure.or(Some(anyhow!("producer task died: {e}"))),
+        }
+    }
+    let elapsed = started.elapsed();
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    Ok((Sample::new(events, events * bytes_per_event, elapsed, latency), back))
+}
+
 /// Blocking publishers on OS threads: `call(first_seq, count)` does one batch's work and
 /// returns its duration.
 pub fn run_threads<F>(events: u64, first_seq: u64, shape: Shape, bytes_per_event: u64, call: F) -> anyhow::Result<Sample>

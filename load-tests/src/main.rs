@@ -6,9 +6,16 @@
 // workspace warns on print_stdout to keep services on structured logging, not this tool.
 #![allow(clippy::print_stdout)]
 
+mod brainproc;
 mod bus;
+mod clients;
+mod cpu;
+mod demo;
 mod drive;
+mod ingest;
+mod metrics;
 mod report;
+mod textile;
 
 use clap::{Parser, Subcommand};
 
@@ -23,11 +30,18 @@ struct Cli {
 enum Command {
     /// Event-bus publish throughput: embedded log vs raw file append, KafkaBus vs raw rdkafka.
     Bus(bus::BusArgs),
+    /// Ingestion load over gRPC and REST: (a) ingestion-only vs raw rdkafka, (b) end to end
+    /// into PostgreSQL vs COPY, (c) end to end embedded vs raw SQLite inserts.
+    Ingest(ingest::IngestArgs),
+    /// Demo data of a textile and apparel cluster, pushed through a running brain's APIs.
+    Demo(demo::DemoArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Bus(args) => bus::run(args).await,
+        Command::Ingest(args) => ingest::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }

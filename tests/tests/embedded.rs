@@ -146,8 +146,14 @@ async fn bad_input_gets_precise_errors() {
     let too_big = client.post(&url).body(vec![b' '; 17 * 1024 * 1024]).header("content-type", "application/json").send().await.unwrap();
     assert_eq!(too_big.status(), 413);
 
-    let csv = client.post(&url).body("a,b\n1,2\n").header("content-type", "text/csv").send().await.unwrap();
-    assert_eq!(csv.status(), 501);
+    let xml = client.post(&url).body("<a/>").header("content-type", "application/xml").send().await.unwrap();
+    assert_eq!(xml.status(), 415);
+
+    let csv = client.post(&url).body("a,b\n1,2\n1\n").header("content-type", "text/csv").send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    let ack: serde_json::Value = csv.json().await.unwrap();
+    assert_eq!((ack["accepted"].as_u64(), ack["rejected"].as_u64()), (Some(1), Some(1)), "{ack}");
+    assert_eq!(ack["results"][1]["line"], 3, "a ragged row names its line: {ack}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

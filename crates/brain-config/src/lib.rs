@@ -53,6 +53,7 @@ pub fn to_redacted_yaml(config: &Config) -> Result<String, ConfigError> {
     shown.common.database = redact_url(&shown.common.database);
     shown.common.cache = redact_url(&shown.common.cache);
     shown.common.bus = redact_url(&shown.common.bus);
+    shown.ingestion = shown.ingestion.redacted();
     serde_yaml::to_string(&shown).map_err(|e| ConfigError::Syntax { reason: e.to_string() })
 }
 

@@ -150,11 +150,378 @@ pub struct IngestionConfig {
     pub max_body_bytes: u64,
     pub max_record_bytes: u64,
     pub max_batch_records: u32,
+    /// MQTT subscriptions of edge devices and gateways.
+    pub mqtt: Vec<MqttSubscriptionConfig>,
+    /// Scheduled pulls of JSON feeds over HTTP.
+    pub pulls: Vec<PullFeedConfig>,
 }
 
 impl Default for IngestionConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 16 * 1024 * 1024, max_record_bytes: 256 * 1024, max_batch_records: 10_000 }
+        Self {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_record_bytes: 256 * 1024,
+            max_batch_records: 10_000,
+            mqtt: Vec::new(),
+            pulls: Vec::new(),
+        }
+    }
+}
+
+/// One MQTT subscription: a topic template whose `{placeholders}` are subscribed to as `+`
+/// wildcards; the values they capture become source attributes and may fill the tenant and
+/// the dataset. Each message is one JSON object or a JSON array of objects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSubscriptionConfig {
+    /// Unique among the subscriptions; used in logs, metrics and the default client id.
+    pub name: String,
+    /// `mqtt://[user[:password]@]host[:port]` (port 1883 by default).
+    pub broker: String,
+    /// e.g. `factory/{uscc}/line/{line}/telemetry`: `/`-separated levels, each a literal or
+    /// a whole-level `{name}` placeholder.
+    pub topic: String,
+    /// A dataset name, possibly with placeholders of the topic, e.g. `line-telemetry`.
+    pub dataset: String,
+    /// A tenant id or placeholders of the topic, e.g. `{uscc}`.
+    pub tenant: String,
+    /// 0 (at most once) or 1 (at least once: acknowledged only once durable on the bus).
+    #[serde(default = "default_qos")]
+    pub qos: u8,
+    /// MQTT client id of the persistent session; default `<topic_prefix>-<industry>-<name>`.
+    /// Keep it stable: the broker queues QoS 1 messages for it while the brain is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default = "default_keep_alive_seconds")]
+    pub keep_alive_seconds: u64,
+}
+
+fn default_qos() -> u8 {
+    1
+}
+
+fn default_keep_alive_seconds() -> u64 {
+    30
+}
+
+/// One scheduled pull of a JSON feed over HTTP(S).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullFeedConfig {
+    /// Unique among the feeds; the key of its stored cursor.
+    pub name: String,
+    /// `http://` or `https://` URL, fetched with GET.
+    pub url: String,
+    /// Cron expression in China Standard Time: 5 fields (minute first) or 6 (second first),
+    /// e.g. `*/5 * * * *`.
+    pub schedule: String,
+    pub tenant: String,
+    pub dataset: String,
+    /// JSON pointer (RFC 6901) to the array of records in the response, e.g. `/data/items`;
+    /// empty = the body is the array.
+    #[serde(default)]
+    pub records_pointer: String,
+    /// Incremental pulls: the request carries the last cursor, which advances only once the
+    /// records are durable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<PullCursorConfig>,
+    /// Request headers, e.g. an API key. Values are never logged and are hidden by
+    /// `config print`.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    #[serde(default = "default_pull_timeout_seconds")]
+    pub timeout_seconds: u64,
+    /// With a cursor, a run fetches again with the advanced cursor up to this many times
+    /// (for feeds that answer in pages); stops early on an empty page.
+    #[serde(default = "default_max_pages_per_run")]
+    pub max_pages_per_run: u32,
+}
+
+fn default_pull_timeout_seconds() -> u64 {
+    30
+}
+
+fn default_max_pages_per_run() -> u32 {
+    1
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PullCursorConfig {
+    /// Query parameter that carries the cursor, e.g. `since` → `?since=<cursor>`.
+    pub param: String,
+    /// Field of the records whose maximum becomes the next cursor, e.g. `updated_at`
+    /// (a top-level key, or a JSON pointer starting with `/`). Strings compare as text (use
+    /// fixed-width times such as RFC 3339 UTC), numbers numerically.
+    pub from_field: String,
+}
+
+impl MqttSubscriptionConfig {
+    /// The client id of the subscription's persistent session.
+    pub fn client_id(&self, common: &Common) -> String {
+        self.client_id.clone().unwrap_or_else(|| format!("{}-{}-{}", common.topic_prefix, common.industry.code, self.name))
+    }
+}
+
+/// The `{placeholder}` names of an MQTT topic template, in order, or why it is invalid.
+///
+/// Levels are separated by `/`; a level is either a literal without `+`, `#`, `{` or `}`,
+/// or a whole-level placeholder `{name}` (`name`: ASCII letters, digits and `_`, not starting
+/// with a digit). Placeholders are unique.
+pub fn topic_template_placeholders(template: &str) -> Result<Vec<&str>, String> {
+    if template.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if template.starts_with('$') {
+        return Err("topics starting with `$` are broker-internal".into());
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for level in template.split('/') {
+        if let Some(name) = level.strip_prefix('{').and_then(|l| l.strip_suffix('}')) {
+            if !is_placeholder_name(name) {
+                return Err(format!("placeholder `{level}` must be `{{name}}` with ASCII letters, digits or '_'"));
+            }
+            if names.contains(&name) {
+                return Err(format!("placeholder `{level}` appears twice"));
+            }
+            names.push(name);
+        } else if level.contains(['+', '#']) {
+            return Err(format!("level `{level}` has an MQTT wildcard; name the level with a `{{placeholder}}` instead"));
+        } else if level.contains(['{', '}']) {
+            return Err(format!("level `{level}`: a placeholder must be a whole level, like `{{line}}`"));
+        } else if level.contains('\u{0}') {
+            return Err("must not contain NUL".into());
+        }
+    }
+    Ok(names)
+}
+
+fn is_placeholder_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The `{placeholder}` names a tenant or dataset template refers to, or why it is invalid.
+/// Outside placeholders only name characters (ASCII letters, digits, '.', '_', '-') may appear.
+pub fn name_template_placeholders(template: &str) -> Result<Vec<&str>, String> {
+    let mut names = Vec::new();
+    let mut rest = template;
+    let mut literal_len = 0;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('{') {
+            let Some(end) = after.find('}') else {
+                return Err("has an unclosed `{`".into());
+            };
+            let name = &after[..end];
+            if !is_placeholder_name(name) {
+                return Err(format!("placeholder `{{{name}}}` must be `{{name}}` with ASCII letters, digits or '_'"));
+            }
+            names.push(name);
+            rest = &after[end + 1..];
+        } else {
+            let end = rest.find('{').unwrap_or(rest.len());
+            let literal = &rest[..end];
+            if let Some(c) = literal.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+                return Err(format!("character {c:?} is not allowed; use ASCII letters, digits, '.', '_', '-' or a {{placeholder}}"));
+            }
+            literal_len += literal.len();
+            rest = &rest[end..];
+        }
+    }
+    if names.is_empty() && literal_len == 0 {
+        return Err("must not be empty".into());
+    }
+    if names.is_empty() && literal_len > 64 {
+        return Err("must be at most 64 characters".into());
+    }
+    Ok(names)
+}
+
+/// Host, port and optional credentials of an `mqtt://` broker URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MqttBroker {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Parses `mqtt://[user[:password]@]host[:port]` (IPv6 hosts in brackets).
+pub fn parse_mqtt_broker(url: &str) -> Result<MqttBroker, String> {
+    let Some(rest) = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")) else {
+        if url.starts_with("mqtts://") || url.starts_with("ssl://") {
+            return Err("TLS brokers (mqtts://) are not supported by this build; use mqtt://host:port".into());
+        }
+        return Err("must be mqtt://[user[:password]@]host[:port]".into());
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '?', '#']) {
+        return Err("must be mqtt://[user[:password]@]host[:port] without a path or query".into());
+    }
+    let (userinfo, hostport) = match rest.rsplit_once('@') {
+        Some((userinfo, hostport)) => (Some(userinfo), hostport),
+        None => (None, rest),
+    };
+    let (username, password) = match userinfo {
+        None => (None, None),
+        Some(info) => match info.split_once(':') {
+            Some((user, password)) => (Some(user.to_owned()), Some(password.to_owned())),
+            None => (Some(info.to_owned()), None),
+        },
+    };
+    let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+        let Some((host, tail)) = v6.split_once(']') else {
+            return Err("has an unclosed `[` in the host".into());
+        };
+        match tail.strip_prefix(':') {
+            Some(port) => (host, Some(port)),
+            None if tail.is_empty() => (host, None),
+            None => return Err("must be mqtt://host:port".into()),
+        }
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (hostport, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    let port = match port {
+        None => 1883,
+        Some(port) => port.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| format!("port `{port}` is not a number from 1 to 65535"))?,
+    };
+    Ok(MqttBroker { host: host.to_owned(), port, username, password })
+}
+
+fn check_source_name(key: &str, name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok { Ok(()) } else { Err(invalid(key, "must be 1-64 ASCII letters, digits, '.', '_' or '-'")) }
+}
+
+/// Checks a cron expression as the ingestion scheduler reads it (croner, 5 or 6 fields).
+pub fn check_cron(expression: &str) -> Result<(), String> {
+    let fields = expression.split_whitespace().count();
+    if !(5..=6).contains(&fields) {
+        return Err(format!("`{expression}` has {fields} fields; use 5 (minute hour day month weekday) or 6 (second first)"));
+    }
+    croner::Cron::new(expression).with_seconds_optional().parse().map(|_| ()).map_err(|e| format!("`{expression}` is not a cron expression: {e}"))
+}
+
+impl IngestionConfig {
+    fn validate(&self, common: &Common) -> Result<(), ConfigError> {
+        if self.max_record_bytes == 0 || self.max_record_bytes > self.max_body_bytes {
+            return Err(invalid("ingestion.max_record_bytes", "must be above 0 and at most ingestion.max_body_bytes"));
+        }
+        if self.max_batch_records == 0 {
+            return Err(invalid("ingestion.max_batch_records", "must be at least 1"));
+        }
+        self.validate_mqtt(common)?;
+        self.validate_pulls()
+    }
+
+    fn validate_mqtt(&self, common: &Common) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        // Two connections with one client id take the session from each other.
+        let mut client_ids = std::collections::BTreeSet::new();
+        for (i, m) in self.mqtt.iter().enumerate() {
+            let key = |field: &str| format!("ingestion.mqtt[{i}].{field}");
+            check_source_name(&key("name"), &m.name)?;
+            if !seen.insert(m.name.as_str()) {
+                return Err(invalid(&key("name"), format!("`{}` is already the name of another subscription", m.name)));
+            }
+            parse_mqtt_broker(&m.broker).map_err(|reason| invalid(&key("broker"), reason))?;
+            let placeholders = topic_template_placeholders(&m.topic).map_err(|reason| invalid(&key("topic"), reason))?;
+            for (field, template) in [("tenant", &m.tenant), ("dataset", &m.dataset)] {
+                let used = name_template_placeholders(template).map_err(|reason| invalid(&key(field), reason))?;
+                if let Some(unknown) = used.iter().find(|name| !placeholders.contains(name)) {
+                    return Err(invalid(&key(field), format!("`{{{unknown}}}` is not a placeholder of the topic `{}`", m.topic)));
+                }
+            }
+            if m.qos > 1 {
+                return Err(invalid(&key("qos"), "must be 0 (at most once) or 1 (at least once)"));
+            }
+            if let Some(id) = &m.client_id
+                && (id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '+' | '#' | '/')))
+            {
+                return Err(invalid(&key("client_id"), "must be 1-128 characters without spaces, control characters, '+', '#' or '/'"));
+            }
+            if m.keep_alive_seconds < 5 || m.keep_alive_seconds > 3600 {
+                return Err(invalid(&key("keep_alive_seconds"), "must be between 5 and 3600"));
+            }
+            let id = m.client_id(common);
+            if !client_ids.insert(id.clone()) {
+                return Err(invalid(&key("client_id"), format!("`{id}` is already the client id of another subscription")));
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_pulls(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, p) in self.pulls.iter().enumerate() {
+            let key = |field: &str| format!("ingestion.pulls[{i}].{field}");
+            check_source_name(&key("name"), &p.name)?;
+            if !seen.insert(p.name.as_str()) {
+                return Err(invalid(&key("name"), format!("`{}` is already the name of another feed", p.name)));
+            }
+            let url_ok = ["http://", "https://"].iter().any(|scheme| p.url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')));
+            if !url_ok || p.url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid(&key("url"), "must be an http:// or https:// URL with a host"));
+            }
+            check_cron(&p.schedule).map_err(|reason| invalid(&key("schedule"), reason))?;
+            for (field, name) in [("tenant", &p.tenant), ("dataset", &p.dataset)] {
+                let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                if !ok {
+                    return Err(invalid(&key(field), "must be 1-64 ASCII letters, digits, '.', '_' or '-'"));
+                }
+            }
+            if !(p.records_pointer.is_empty() || p.records_pointer.starts_with('/')) {
+                return Err(invalid(&key("records_pointer"), "must be empty (the body is the array) or a JSON pointer such as /data/items"));
+            }
+            if let Some(cursor) = &p.cursor {
+                if cursor.param.is_empty() || cursor.param.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '&' | '=' | '#')) {
+                    return Err(invalid(&key("cursor.param"), "must be a query parameter name without spaces, '&', '=' or '#'"));
+                }
+                if cursor.from_field.is_empty() || cursor.from_field == "/" {
+                    return Err(invalid(&key("cursor.from_field"), "must name a field of the records, e.g. updated_at or /meta/updated_at"));
+                }
+            }
+            for (name, value) in &p.headers {
+                let token = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+                if !token {
+                    return Err(invalid(&key("headers"), format!("`{name}` is not an HTTP header name")));
+                }
+                if value.chars().any(|c| c.is_control()) {
+                    // The value is a secret: name the header only.
+                    return Err(invalid(&key("headers"), format!("the value of `{name}` has control characters")));
+                }
+            }
+            if p.timeout_seconds == 0 || p.timeout_seconds > 3600 {
+                return Err(invalid(&key("timeout_seconds"), "must be between 1 and 3600"));
+            }
+            if p.max_pages_per_run == 0 || p.max_pages_per_run > 10_000 {
+                return Err(invalid(&key("max_pages_per_run"), "must be between 1 and 10000"));
+            }
+            if p.max_pages_per_run > 1 && p.cursor.is_none() {
+                return Err(invalid(&key("max_pages_per_run"), "needs a cursor: without one every page would be the same"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A copy whose secrets (pull header values, broker passwords) are replaced by `***`.
+    pub fn redacted(&self) -> Self {
+        let mut shown = self.clone();
+        for m in &mut shown.mqtt {
+            m.broker = crate::redact_url(&m.broker);
+        }
+        for p in &mut shown.pulls {
+            for value in p.headers.values_mut() {
+                *value = "***".into();
+            }
+        }
+        shown
     }
 }
 
@@ -237,13 +604,7 @@ impl Config {
         if b.kafka_heartbeat_interval_ms == 0 || b.kafka_heartbeat_interval_ms >= b.kafka_session_timeout_ms {
             return Err(invalid("bus.kafka_heartbeat_interval_ms", "must be above 0 and below bus.kafka_session_timeout_ms"));
         }
-        let i = &self.ingestion;
-        if i.max_record_bytes == 0 || i.max_record_bytes > i.max_body_bytes {
-            return Err(invalid("ingestion.max_record_bytes", "must be above 0 and at most ingestion.max_body_bytes"));
-        }
-        if i.max_batch_records == 0 {
-            return Err(invalid("ingestion.max_batch_records", "must be at least 1"));
-        }
+        self.ingestion.validate(c)?;
         Ok(())
     }
 }

@@ -87,3 +87,122 @@ fn file_errors_name_the_path() {
     let err = load_from(Some(std::path::Path::new("/nonexistent/brain.yaml")), &[]).unwrap_err().to_string();
     assert!(err.contains("/nonexistent/brain.yaml"), "{err}");
 }
+
+const SOURCES: &str = r#"
+ingestion:
+  mqtt:
+    - name: line-telemetry
+      broker: mqtt://edge:s3cret@127.0.0.1:1883
+      topic: factory/{uscc}/line/{line}/telemetry
+      dataset: line-telemetry
+      tenant: "{uscc}"
+      qos: 1
+  pulls:
+    - name: power-daily
+      url: https://open.example.gov.cn/api/power?region=330100
+      schedule: "*/5 * * * *"
+      tenant: gov-power
+      dataset: power-usage
+      records_pointer: /data/items
+      cursor: { param: since, from_field: updated_at }
+      headers: { X-Api-Key: k3y-value }
+      timeout_seconds: 20
+"#;
+
+#[test]
+fn ingestion_sources_parse_with_defaults() {
+    let config = parse(SOURCES, &[]).unwrap();
+    let m = &config.ingestion.mqtt[0];
+    assert_eq!(m.qos, 1);
+    assert_eq!(m.keep_alive_seconds, 30);
+    assert_eq!(m.client_id(&config.common), "brain-textile-line-telemetry");
+    assert_eq!(
+        parse_mqtt_broker(&m.broker).unwrap(),
+        MqttBroker { host: "127.0.0.1".into(), port: 1883, username: Some("edge".into()), password: Some("s3cret".into()) }
+    );
+    let p = &config.ingestion.pulls[0];
+    assert_eq!(p.cursor, Some(PullCursorConfig { param: "since".into(), from_field: "updated_at".into() }));
+    assert_eq!(p.max_pages_per_run, 1);
+    assert_eq!(p.headers["X-Api-Key"], "k3y-value");
+    // Defaults of a minimal feed.
+    let minimal = "ingestion:\n  pulls:\n    - { name: f, url: 'http://x/y', schedule: '0 2 * * *', tenant: t, dataset: d }\n";
+    let p = parse(minimal, &[]).unwrap().ingestion.pulls.remove(0);
+    assert_eq!((p.records_pointer.as_str(), p.cursor, p.timeout_seconds), ("", None, 30));
+}
+
+#[test]
+fn ingestion_source_errors_name_the_key() {
+    let with = |from: &str, to: &str| {
+        assert!(SOURCES.contains(from), "{from}");
+        parse(&SOURCES.replacen(from, to, 1), &[]).unwrap_err().to_string()
+    };
+    let cases = [
+        ("qos: 1", "qos: 2", "ingestion.mqtt[0].qos"),
+        ("mqtt://edge:s3cret@127.0.0.1:1883", "mqtts://127.0.0.1:8883", "ingestion.mqtt[0].broker"),
+        ("mqtt://edge:s3cret@127.0.0.1:1883", "mqtt://127.0.0.1:99999", "ingestion.mqtt[0].broker"),
+        ("factory/{uscc}/line/{line}/telemetry", "factory/+/line/{line}/telemetry", "ingestion.mqtt[0].topic"),
+        ("factory/{uscc}/line/{line}/telemetry", "factory/{uscc}/line-{line}/telemetry", "ingestion.mqtt[0].topic"),
+        ("factory/{uscc}/line/{line}/telemetry", "factory/{uscc}/#", "ingestion.mqtt[0].topic"),
+        ("tenant: \"{uscc}\"", "tenant: \"{region}\"", "ingestion.mqtt[0].tenant"),
+        ("dataset: line-telemetry", "dataset: line telemetry", "ingestion.mqtt[0].dataset"),
+        ("schedule: \"*/5 * * * *\"", "schedule: \"every 5 minutes\"", "ingestion.pulls[0].schedule"),
+        ("schedule: \"*/5 * * * *\"", "schedule: \"61 * * * *\"", "ingestion.pulls[0].schedule"),
+        ("records_pointer: /data/items", "records_pointer: data.items", "ingestion.pulls[0].records_pointer"),
+        ("url: https://open.example.gov.cn", "url: ftp://open.example.gov.cn", "ingestion.pulls[0].url"),
+        ("timeout_seconds: 20", "timeout_seconds: 0", "ingestion.pulls[0].timeout_seconds"),
+        ("X-Api-Key: k3y-value", "\"X Api Key\": k3y-value", "ingestion.pulls[0].headers"),
+        ("tenant: gov-power", "tenant: gov/power", "ingestion.pulls[0].tenant"),
+        ("from_field: updated_at", "from_field: updated_at, extra: 1", "ingestion.pulls[0].cursor"),
+    ];
+    for (from, to, key) in cases {
+        let err = with(from, to);
+        assert!(err.starts_with(&format!("config key `{key}")), "{to}: {err}");
+    }
+    // Names are unique per kind.
+    let twice = SOURCES.replace("  pulls:", "    - { name: line-telemetry, broker: 'mqtt://h', topic: a/b, dataset: d, tenant: t }\n  pulls:");
+    let err = parse(&twice, &[]).unwrap_err().to_string();
+    assert!(err.starts_with("config key `ingestion.mqtt[1].name`"), "{err}");
+    // Client ids are unique: two connections with one id take the session from each other.
+    let same_id = SOURCES.replace("  pulls:", "    - { name: other, broker: 'mqtt://h', topic: a/b, dataset: d, tenant: t, client_id: brain-textile-line-telemetry }\n  pulls:");
+    let err = parse(&same_id, &[]).unwrap_err().to_string();
+    assert!(err.starts_with("config key `ingestion.mqtt[1].client_id`"), "{err}");
+    // A header value is a secret: errors name the header, never the value.
+    let err = with("X-Api-Key: k3y-value", "X-Api-Key: \"k3y\\nvalue\"");
+    assert!(err.contains("X-Api-Key") && !err.contains("k3y"), "{err}");
+}
+
+#[test]
+fn topic_and_name_templates() {
+    assert_eq!(topic_template_placeholders("factory/{uscc}/line/{line}/telemetry").unwrap(), ["uscc", "line"]);
+    assert_eq!(topic_template_placeholders("plain/topic").unwrap(), Vec::<&str>::new());
+    assert!(topic_template_placeholders("a/{x}/{x}").unwrap_err().contains("twice"));
+    assert!(topic_template_placeholders("$SYS/broker").is_err());
+    assert!(topic_template_placeholders("a/{1x}").is_err());
+    assert!(topic_template_placeholders("").is_err());
+    assert_eq!(name_template_placeholders("{uscc}").unwrap(), ["uscc"]);
+    assert_eq!(name_template_placeholders("telemetry-{line}-{kind}").unwrap(), ["line", "kind"]);
+    assert!(name_template_placeholders("a{b").is_err());
+    assert!(name_template_placeholders("").is_err());
+    assert!(name_template_placeholders(&"x".repeat(65)).is_err());
+}
+
+#[test]
+fn mqtt_broker_urls() {
+    let b = parse_mqtt_broker("mqtt://broker.local").unwrap();
+    assert_eq!((b.host.as_str(), b.port, b.username), ("broker.local", 1883, None));
+    let b = parse_mqtt_broker("mqtt://[::1]:1884").unwrap();
+    assert_eq!((b.host.as_str(), b.port), ("::1", 1884));
+    assert!(parse_mqtt_broker("mqtt://host:1883/path").is_err());
+    assert!(parse_mqtt_broker("mqtt://:1883").is_err());
+    assert!(parse_mqtt_broker("http://host").is_err());
+}
+
+#[test]
+fn printed_config_hides_source_secrets() {
+    let config = parse(SOURCES, &[]).unwrap();
+    let printed = to_redacted_yaml(&config).unwrap();
+    assert!(!printed.contains("k3y-value"), "{printed}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+    assert!(printed.contains("X-Api-Key: '***'") || printed.contains("X-Api-Key: \"***\""), "{printed}");
+    parse(&printed, &[]).unwrap();
+}

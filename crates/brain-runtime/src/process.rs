@@ -150,7 +150,11 @@ impl Process {
             tonic::transport::Server::builder()
                 .layer(grpc::ObserveLayer)
                 .add_routes(routes.routes())
-                .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(grpc_listener), grpc_shutdown.cancelled_owned())
+                // No Nagle: small acks of a gRPC stream must not wait for the peer's delayed ACK.
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+                    grpc_shutdown.cancelled_owned(),
+                )
                 .await
                 .map_err(|e| RuntimeError::Server { what: "gRPC", reason: e.to_string() })
         });

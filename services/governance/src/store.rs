@@ -22,8 +22,10 @@ pub(crate) const MIGRATIONS: Migrations = Migrations {
     ],
 };
 
-/// SQLite allows 32766 bound values per statement; 8 per row leaves room.
-const SQLITE_ROWS_PER_INSERT: usize = 2000;
+/// Rows per SQLite statement: sqlx looks every `$N` parameter up by name, a linear walk in
+/// SQLite, so the cost grows with the square of the parameters per statement (measured:
+/// 2000 rows → 18k rows/s; 100 rows keeps the lookup negligible).
+const SQLITE_ROWS_PER_INSERT: usize = 100;
 
 /// A record ready for the warehouse.
 pub(crate) struct WarehouseRow {

@@ -3,14 +3,17 @@
 //! data chain. Refused records are published as dead letters with their reasons — nothing
 //! is silently dropped.
 //!
-//! Built: REST JSON batches and the unary gRPC `Ingest`. Not yet (answer UNIMPLEMENTED):
-//! the bidirectional stream, NDJSON/CSV, MQTT, scheduled pulls, source listing.
+//! Built: REST JSON batches, the unary gRPC `Ingest`, MQTT subscriptions and scheduled
+//! pulls ([`sources`], run as the service's background work). Not yet (answer
+//! UNIMPLEMENTED): the bidirectional stream, NDJSON/CSV, source listing.
 
 mod api;
 mod domain;
 mod error;
 mod events;
 mod metrics;
+pub mod sources;
+pub mod parse;
 
 pub use domain::{RecordInput, RecordOutcome};
 pub use error::IngestionError;
@@ -21,9 +24,10 @@ use std::sync::Arc;
 pub fn spec() -> ServiceSpec {
     ServiceSpec {
         name: "ingestion",
-        description: "records in over gRPC and REST (MQTT and scheduled pulls to come), onto the data chain",
-        needs: &[Backend::Bus],
-        migrations: &[],
+        description: "records in over gRPC, REST, MQTT subscriptions and scheduled pulls, onto the data chain",
+        // The store keeps the cursors of pull feeds.
+        needs: &[Backend::Bus, Backend::Store],
+        migrations: &[sources::MIGRATIONS],
         build: |ctx| Box::pin(async move { Ok(Arc::new(Ingestion::new(&ctx)?) as Arc<dyn Service>) }),
     }
 }
@@ -61,6 +65,14 @@ impl Service for Ingestion {
 
     fn rest(&self) -> utoipa_axum::router::OpenApiRouter {
         api::rest::router(self.clone())
+    }
+
+    /// MQTT subscriptions and scheduled pulls, until shutdown (see [`sources`]).
+    async fn run(self: Arc<Self>, ctx: ServiceContext) -> Result<(), RuntimeError> {
+        let sources = sources::Sources::with_ingestion((*self).clone(), Some(ctx.store()?.clone()), &ctx.config)
+            .map_err(|e| RuntimeError::Service { service: "ingestion", reason: e.to_string() })?;
+        sources.run(ctx.shutdown.clone()).await;
+        Ok(())
     }
 }
 

@@ -1,0 +1,9 @@
+//! `application/x-ndjson` bodies: `parse_ndjson`, then `check_record` on every record.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let result = brain_ingestion::parse::parse_ndjson(body, &brain_fuzz::LIMITS);
+    brain_fuzz::check_body(body, result, true);
+});
