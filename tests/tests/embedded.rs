@@ -36,7 +36,8 @@ async fn brain_up_serves_every_service_and_the_operations_endpoints() {
     let paths = openapi["paths"].as_object().unwrap();
     for path in [
         "/api/v1/tenants/{tenant}/datasets/{dataset}/records",
-        "/api/v1/datasets",
+        "/api/v1/tenants/{tenant}/datasets",
+        "/api/v1/tenants/{tenant}/datasets/{dataset}/classification",
         "/api/v1/jobs",
         "/v1/chat/completions",
         "/api/v1/components",
