@@ -32,10 +32,15 @@ fn dataset_spec() -> Value {
 }
 
 async fn records(client: &reqwest::Client, http: &str, dataset: &str) -> Vec<Value> {
+    // A small page size so that paging itself is exercised.
+    records_paged(client, http, dataset, 7).await
+}
+
+async fn records_paged(client: &reqwest::Client, http: &str, dataset: &str, page_size: u32) -> Vec<Value> {
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let mut url = format!("{http}/api/v1/tenants/{TENANT}/datasets/{dataset}/records?page_size=7");
+        let mut url = format!("{http}/api/v1/tenants/{TENANT}/datasets/{dataset}/records?page_size={page_size}");
         if let Some(t) = &token {
             url.push_str(&format!("&page_token={t}"));
         }
@@ -224,22 +229,7 @@ async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
     assert_eq!(sent, 2000);
     let count = |http: String| {
         let client = client.clone();
-        async move {
-            let mut n = 0;
-            let mut token: Option<String> = None;
-            loop {
-                let mut url = format!("{http}/api/v1/tenants/{TENANT}/datasets/production-output/records?page_size=1000");
-                if let Some(t) = &token {
-                    url.push_str(&format!("&page_token={t}"));
-                }
-                let page: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
-                n += page["records"].as_array().unwrap().len();
-                match page["next_page_token"].as_str() {
-                    Some(t) => token = Some(t.to_owned()),
-                    None => return n,
-                }
-            }
-        }
+        async move { records_paged(&client, &http, "production-output", 1000).await.len() }
     };
     eventually(Duration::from_secs(60), "all 2000 records in the warehouse", || {
         let c = count(governance.http.clone());
