@@ -302,7 +302,7 @@ Environment of a brain container; call with (dict "root" $ "component" "ingestio
 {{- if $v.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ $v.otel.endpoint | quote }}
-{{- $attrs := list (printf "k8s.namespace.name=$(POD_NAMESPACE)") "k8s.pod.name=$(POD_NAME)" (printf "service.namespace=%s" (include "industry-brain.topicPrefix" .root)) (printf "brain.component=%s" .component) }}
+{{- $attrs := list (printf "k8s.namespace.name=$(POD_NAMESPACE)") "k8s.pod.name=$(POD_NAME)" (printf "brain.component=%s" .component) }}
 {{- range $k, $val := $v.otel.resourceAttributes }}
 {{- $attrs = append $attrs (printf "%s=%s" $k $val) }}
 {{- end }}
