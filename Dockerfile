@@ -6,14 +6,16 @@
 #   docker build -t industry-brain/brain:0.1.0 .
 #   docker run --rm -p 8080:8080 -p 50051:50051 industry-brain/brain:0.1.0
 #
-# The build stage runs exactly the command CI and developers run outside Docker:
+# The build stage runs the very command CI runs outside Docker (`infra/test.sh`:
+# `cargo build --workspace --bins`), with the lock file enforced and the release profile:
 #
-#   cargo build --locked --profile release -p brain --bin brain
+#   cargo build --locked --profile release --workspace --bins
 #
-# (`infra/test.sh` builds the same package with the dev profile; tests/tests/deploy.rs runs
-# the cargo command below with CARGO_PROFILE=dev outside Docker, so a Dockerfile whose build
-# step no longer works fails the tests.) The build needs nothing beyond the Rust toolchain:
-# protoc is vendored and librdkafka is compiled from its vendored sources.
+# tests/tests/deploy.rs runs the cargo command of the RUN step below with CARGO_PROFILE=dev
+# outside Docker, so a Dockerfile whose build step no longer works fails the tests. The other
+# workspace binary (brain-load) is built too and left behind: building exactly what CI built
+# is worth the extra minute. Nothing beyond the Rust toolchain is needed: protoc is vendored
+# and librdkafka is compiled from its vendored sources.
 #
 # Without Docker, the same image content is: the binary from that command, copied to
 # /usr/local/bin/brain, plus the default config written in the runtime stage.
@@ -34,7 +36,7 @@ COPY . .
 # of the cached target directory because cache mounts are not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/build/target \
-    cargo build --locked --profile "${CARGO_PROFILE}" -p brain --bin brain \
+    cargo build --locked --profile "${CARGO_PROFILE}" --workspace --bins \
     && install -D -m 0755 "/build/target/$( [ "${CARGO_PROFILE}" = dev ] && echo debug || echo "${CARGO_PROFILE}" )/brain" /out/brain
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
