@@ -5,7 +5,7 @@
 
 mod common;
 
-use brain_testkit::{BrainProcess, engines};
+use brain_testkit::engines;
 use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -142,15 +142,36 @@ async fn data_chain(ingest_http: &str, governance_http: &str) {
     assert_eq!((quality["accepted"].as_i64(), quality["rejected"].as_i64()), (Some(6), Some(4)), "{quality}");
     assert_eq!(quality["score"], 60.0);
 
-    // Records of a dataset that is not in the catalog are kept, with the reason.
-    let unknown = format!("{ingest_http}/api/v1/tenants/{TENANT}/datasets/not-registered/records");
-    client.post(&unknown).json(&json!([{"_id": "u1", "a": 1}])).send().await.unwrap();
-    let kept = eventually(Duration::from_secs(30), "the unregistered dataset's record", || async {
-        let got = rejected(&client, governance_http, "not-registered").await;
-        (!got.is_empty()).then_some(got)
+    // A unique key admits one record id per key value, in a batch and against the warehouse.
+    let mut spec = dataset_spec();
+    spec["name"] = json!("line-output");
+    spec["quality_rules"] = json!([{"rule": "unique_key", "fields": ["enterprise_uscc", "line"]}]);
+    let created = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&spec).send().await.unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let keyed_url = format!("{ingest_http}/api/v1/tenants/{TENANT}/datasets/line-output/records");
+    let line = |id: &str, line: &str| json!({"_id": id, "enterprise_uscc": TENANT, "line": line, "output_m": 1});
+    let first = json!([line("k1", "L1"), line("k2", "L1"), line("k3", "L2")]);
+    client.post(&keyed_url).json(&first).send().await.unwrap();
+    wait_for_count(&client, governance_http, "line-output", 2, "2 keyed records").await;
+    client.post(&keyed_url).json(&json!([line("k1", "L1"), line("k4", "L2")])).send().await.unwrap();
+    let refused = eventually(Duration::from_secs(30), "2 unique-key rejections", || async {
+        let got = rejected(&client, governance_http, "line-output").await;
+        (got.len() >= 2).then_some(got)
     })
     .await;
-    assert_eq!(kept[0]["violations"][0]["rule"], "dataset_registered");
+    let ids: Vec<&str> = refused.iter().map(|r| r["record_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["k2", "k4"], "{refused:?}");
+    assert_eq!(refused[0]["violations"][0]["rule"], "quality.unique_key");
+    assert!(refused[1]["violations"][0]["reason"].as_str().unwrap().ends_with("is already held by record k3"), "{refused:?}");
+    let kept: Vec<String> = records(&client, governance_http, "line-output").await.iter().map(|r| r["record_id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kept.len(), 2, "k1 again is a redelivery, not a conflict: {kept:?}");
+
+    // Records of a dataset that is not in the catalog are refused at the API, saying why.
+    let unknown = format!("{ingest_http}/api/v1/tenants/{TENANT}/datasets/not-registered/records");
+    let refused = client.post(&unknown).json(&json!([{"_id": "u1", "a": 1}])).send().await.unwrap();
+    assert_eq!(refused.status(), 404);
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["detail"], format!("dataset {TENANT}/not-registered is not in the catalog; register it with governance first"), "{problem}");
 
     // Compatible evolution is allowed; an incompatible one explains the rule.
     let schema_url = format!("{governance_http}/api/v1/tenants/{TENANT}/datasets/production-output/schema");
@@ -172,30 +193,13 @@ async fn data_chain_in_one_process() {
     data_chain(&brain.http, &brain.http).await;
 }
 
-fn distributed_env(kafka: &str, database: &str, prefix: &str) -> Vec<(String, String)> {
-    vec![
-        ("BRAIN_COMMON__BUS".into(), format!("kafka://{kafka}")),
-        ("BRAIN_COMMON__DATABASE".into(), database.to_owned()),
-        ("BRAIN_COMMON__TOPIC_PREFIX".into(), prefix.to_owned()),
-        ("BRAIN_COMMON__HTTP_ADDR".into(), "127.0.0.1:0".into()),
-        ("BRAIN_COMMON__GRPC_ADDR".into(), "127.0.0.1:0".into()),
-        ("BRAIN_BUS__KAFKA_SESSION_TIMEOUT_MS".into(), "1000".into()),
-        ("BRAIN_BUS__KAFKA_HEARTBEAT_INTERVAL_MS".into(), "100".into()),
-    ]
-}
-
-fn spawn(target: &str, env: &[(String, String)]) -> BrainProcess {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    BrainProcess::spawn(&["serve", "--target", target], &env).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_chain_across_processes_on_kafka_and_postgres() {
     let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
     let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
     let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
-    let ingestion = spawn("ingestion", &env);
     let governance = spawn("governance", &env);
+    let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));
     data_chain(&ingestion.http, &governance.http).await;
     drop((ingestion, governance));
     database.drop_now().await.unwrap();
@@ -206,8 +210,9 @@ async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
     let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
     let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
     let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
-    let ingestion = spawn("ingestion", &env);
     let mut governance = spawn("governance", &env);
+    // Ingestion asks governance about datasets, but does not stop taking records when it is gone.
+    let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));
     let client = http();
     let created = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets", governance.http)).json(&dataset_spec()).send().await.unwrap();
     assert_eq!(created.status(), 201);

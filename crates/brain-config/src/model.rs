@@ -75,6 +75,10 @@ pub struct Common {
     pub log_level: String,
     /// How long a graceful shutdown may take to drain in-flight work.
     pub shutdown_grace_seconds: u64,
+    /// gRPC URLs of services this process does not run, by service name with `_` for `-`
+    /// (`governance: http://brain-governance:50051`). Services in this process are reached
+    /// on its own listener.
+    pub peers: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for Common {
@@ -92,6 +96,7 @@ impl Default for Common {
             log_format: LogFormat::Auto,
             log_level: "info".into(),
             shutdown_grace_seconds: 30,
+            peers: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -525,11 +530,16 @@ impl IngestionConfig {
     }
 }
 
-/// Sections of services whose settings arrive with their domain logic; present now so that
-/// a config written for a later version is checked key by key.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct GovernanceConfig {}
+pub struct GovernanceConfig {
+    /// A classification rules file (YAML or JSON) replacing the built-in rules; datasets
+    /// classified under other rules are re-classified at start. Empty = built-in rules.
+    pub classification_rules: String,
+}
+
+/// Sections of services whose settings arrive with their domain logic; present now so that
+/// a config written for a later version is checked key by key.
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -551,6 +561,9 @@ pub struct PortalApiConfig {}
 #[serde(default, deny_unknown_fields)]
 pub struct EvaluationConfig {}
 
+/// Services another process can be a peer for, as `common.peers` keys.
+const KNOWN_PEERS: &[&str] = &["compute_scheduler", "evaluation", "governance", "ingestion", "model_gateway", "portal_api", "service_opening"];
+
 fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.into(), reason: reason.into() }
 }
@@ -565,6 +578,16 @@ impl Config {
         }
         if c.data_dir.trim().is_empty() {
             return Err(invalid("common.data_dir", "must not be empty"));
+        }
+        for (service, url) in &c.peers {
+            let key = format!("common.peers.{service}");
+            if !KNOWN_PEERS.contains(&service.as_str()) {
+                return Err(invalid(&key, format!("not a service; use one of {}", KNOWN_PEERS.join(", "))));
+            }
+            let ok = ["http://", "https://"].iter().any(|scheme| url.strip_prefix(scheme).is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/')));
+            if !ok {
+                return Err(invalid(&key, format!("`{url}` must be an http:// or https:// URL like http://brain-governance:50051")));
+            }
         }
         let db = c.database_url();
         if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {

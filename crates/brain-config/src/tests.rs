@@ -206,3 +206,13 @@ fn printed_config_hides_source_secrets() {
     assert!(printed.contains("X-Api-Key: '***'") || printed.contains("X-Api-Key: \"***\""), "{printed}");
     parse(&printed, &[]).unwrap();
 }
+
+#[test]
+fn peers_come_from_yaml_or_env_and_are_checked() {
+    let config = parse("", &vars(&[("BRAIN_COMMON__PEERS__GOVERNANCE", "http://brain-governance:50051")])).unwrap();
+    assert_eq!(config.common.peers["governance"], "http://brain-governance:50051");
+    let err = parse("common:\n  peers:\n    governence: http://x:1\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("common.peers.governence") && err.contains("governance"), "{err}");
+    let err = parse("common:\n  peers:\n    governance: brain-governance:50051\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("http:// or https://"), "{err}");
+}

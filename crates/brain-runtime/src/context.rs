@@ -31,6 +31,8 @@ pub struct ServiceContext {
     pub config: Arc<Config>,
     pub topics: Topics,
     pub shutdown: CancellationToken,
+    /// Other services' gRPC, in this process or configured.
+    pub peers: crate::Peers,
     pub(crate) store: Option<Store>,
     pub(crate) bus: Option<Arc<dyn EventBus>>,
     pub(crate) cache: Option<Arc<dyn Cache>>,

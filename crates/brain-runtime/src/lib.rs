@@ -10,11 +10,13 @@ mod error;
 mod grpc;
 mod http;
 mod metrics;
+mod peers;
 mod process;
 mod service;
 pub mod targets;
 
 pub use context::{ServiceContext, Topics};
+pub use peers::Peers;
 pub use error::RuntimeError;
 pub use process::{Process, ProcessOptions, RunningProcess};
 pub use service::{Backend, Service, ServiceSpec};

@@ -111,6 +111,13 @@ impl Process {
         let shutdown = CancellationToken::new();
         let backends = open_backends(&config, &needed, &specs).await?;
 
+        let http_listener = bind("HTTP", &config.common.http_addr).await?;
+        let grpc_listener = bind("gRPC", &config.common.grpc_addr).await?;
+        let http_addr = http_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "HTTP", addr: config.common.http_addr.clone(), source })?;
+        let grpc_addr = grpc_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "gRPC", addr: config.common.grpc_addr.clone(), source })?;
+        // Bound before services are built: they learn where their in-process peers answer.
+        let peers = crate::Peers::new(specs.iter().map(|s| s.name).collect(), grpc_addr, config.common.peers.clone());
+
         let mut services: Vec<(&'static str, Arc<dyn Service>, ServiceContext)> = Vec::new();
         for spec in &specs {
             let ctx = ServiceContext {
@@ -118,6 +125,7 @@ impl Process {
                 config: config.clone(),
                 topics: Topics::new(&config.common.topic_prefix),
                 shutdown: shutdown.child_token(),
+                peers: peers.clone(),
                 store: spec.needs.contains(&Backend::Store).then(|| backends.store.clone()).flatten(),
                 bus: spec.needs.contains(&Backend::Bus).then(|| backends.bus.clone()).flatten(),
                 cache: spec.needs.contains(&Backend::Cache).then(|| backends.cache.clone()).flatten(),
@@ -126,10 +134,6 @@ impl Process {
             services.push((spec.name, service, ctx));
         }
 
-        let http_listener = bind("HTTP", &config.common.http_addr).await?;
-        let grpc_listener = bind("gRPC", &config.common.grpc_addr).await?;
-        let http_addr = http_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "HTTP", addr: config.common.http_addr.clone(), source })?;
-        let grpc_addr = grpc_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "gRPC", addr: config.common.grpc_addr.clone(), source })?;
 
         // gRPC: services, health, reflection.
         let (health, health_service) = tonic_health::server::health_reporter();

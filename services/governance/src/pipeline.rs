@@ -13,6 +13,8 @@ use crate::catalog::admission::admit;
 use crate::catalog::quality::{self, CompiledRules};
 use crate::catalog::Dataset;
 use crate::store::{GovernanceStore, WarehouseRow};
+use futures::future::BoxFuture;
+use std::collections::HashMap;
 use crate::GovernanceError;
 use brain_bus::{BusError, CloudEvent, Delivered, Event, EventBus, Subscription, commit_batch, next_batch};
 use brain_core::Violation;
@@ -41,35 +43,43 @@ pub(crate) struct Pipeline {
     pub rejected_topic: String,
 }
 
-/// What one batch step does with its events.
-type Step = fn(&Pipeline, &[Delivered]) -> futures::future::BoxFuture<'static, Result<(), GovernanceError>>;
+/// The events a batch sends downstream once its effect is durable.
+#[derive(Default)]
+struct Outgoing {
+    accepted: Vec<Event>,
+    rejected: Vec<Event>,
+}
+
+/// What one batch step does with its events: make their effect durable, and say what to publish.
+type Step = for<'a> fn(&'a Pipeline, &'a [Delivered]) -> BoxFuture<'a, Result<Outgoing, GovernanceError>>;
+
+/// A batch whose effect is durable and whose downstream events are being published.
+struct InFlight {
+    batch: Vec<Delivered>,
+    published: tokio::task::JoinHandle<bool>,
+}
 
 impl Pipeline {
     pub async fn run_warehouse(self, shutdown: CancellationToken) -> Result<(), GovernanceError> {
         let topic = self.ingest_topic.clone();
-        self.consume(WAREHOUSE_GROUP, topic, shutdown, |p, batch| {
-            let (p, batch) = (p.clone(), batch.to_vec());
-            Box::pin(async move { p.warehouse_batch(&batch).await })
-        })
-        .await
+        self.consume(WAREHOUSE_GROUP, topic, shutdown, |p, batch| Box::pin(p.warehouse_batch(batch))).await
     }
 
     pub async fn run_rejected_store(self, shutdown: CancellationToken) -> Result<(), GovernanceError> {
         let topic = self.rejected_topic.clone();
-        self.consume(REJECTED_GROUP, topic, shutdown, |p, batch| {
-            let (p, batch) = (p.clone(), batch.to_vec());
-            Box::pin(async move { p.rejected_batch(&batch).await })
-        })
-        .await
+        self.consume(REJECTED_GROUP, topic, shutdown, |p, batch| Box::pin(p.rejected_batch(batch))).await
     }
 
-    /// The consumer loop shared by both: batch, process until it succeeds, commit.
-    async fn consume(&self, group: &str, topic: String, shutdown: CancellationToken, step: Step) -> Result<(), GovernanceError> {
+    /// The consumer loop shared by both, in two overlapping stages: while batch k's events are
+    /// published (in a task), batch k+1 is read and written. Offsets move strictly in order:
+    /// batch k's are committed only once its events are out.
+    async fn consume(&self, group: &'static str, topic: String, shutdown: CancellationToken, step: Step) -> Result<(), GovernanceError> {
         let mut subscription: Box<dyn Subscription> = self.bus.subscribe(group, &[topic]).await?;
+        let mut in_flight: Option<InFlight> = None;
         let mut backoff = Duration::from_millis(100);
         loop {
             let batch = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
+                () = shutdown.cancelled() => break,
                 batch = next_batch(subscription.as_mut(), BATCH_MAX, BATCH_LINGER) => batch,
             };
             let batch = match batch {
@@ -78,87 +88,99 @@ impl Pipeline {
                 Err(error) => {
                     tracing::warn!(group, %error, "cannot read the bus; retrying");
                     if sleep_or_stop(&shutdown, &mut backoff).await {
-                        return Ok(());
+                        break;
                     }
                     continue;
                 }
             };
             // The batch is retried until its effect is durable: nothing is skipped.
-            loop {
+            let outgoing = loop {
                 match step(self, &batch).await {
-                    Ok(()) => break,
+                    Ok(outgoing) => break Some(outgoing),
                     Err(error) => {
                         tracing::warn!(group, %error, events = batch.len(), "batch not processed yet; retrying");
                         if sleep_or_stop(&shutdown, &mut backoff).await {
-                            return Ok(());
+                            break None;
                         }
                     }
                 }
-            }
+            };
             backoff = Duration::from_millis(100);
-            if let Err(error) = commit_batch(subscription.as_mut(), &batch).await {
-                tracing::warn!(group, %error, "offsets not committed; the batch will come again and change nothing");
+            if let Some(previous) = in_flight.take()
+                && !settle(group, subscription.as_mut(), previous).await
+            {
+                return Ok(());
             }
+            let Some(outgoing) = outgoing else { return Ok(()) };
+            let published = tokio::spawn(self.clone().publish(outgoing, shutdown.clone()).in_current_span());
+            in_flight = Some(InFlight { batch, published });
         }
+        if let Some(previous) = in_flight {
+            settle(group, subscription.as_mut(), previous).await;
+        }
+        Ok(())
     }
 
-    async fn warehouse_batch(&self, batch: &[Delivered]) -> Result<(), GovernanceError> {
+    /// Publishes a batch's downstream events until the bus takes them (or shutdown).
+    async fn publish(self, outgoing: Outgoing, shutdown: CancellationToken) -> bool {
+        let mut backoff = Duration::from_millis(100);
+        let sends = [(&self.accepted_topic, &outgoing.accepted), (&self.rejected_topic, &outgoing.rejected)];
+        for (topic, events) in sends.into_iter().filter(|(_, events)| !events.is_empty()) {
+            while let Err(error) = self.bus.publish(topic, events.clone()).await {
+                tracing::warn!(topic, %error, events = events.len(), "downstream events not published yet; retrying");
+                if sleep_or_stop(&shutdown, &mut backoff).await {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    async fn warehouse_batch(&self, batch: &[Delivered]) -> Result<Outgoing, GovernanceError> {
         let span = tracing::info_span!("governance.warehouse_batch", otel.kind = "consumer", messaging.batch.message_count = batch.len());
         if let Some(first) = batch.first() {
             first.continue_trace(&span);
         }
         async {
             let now = Utc::now();
-            let mut groups: Vec<((String, String), Vec<Record>)> = Vec::new();
-            for delivered in batch {
-                let Some(record) = decode_ingested(delivered) else { continue };
-                let dataset = record.dataset.clone().unwrap_or_default();
-                let key = (dataset.tenant_id, dataset.dataset);
-                match groups.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, records)) => records.push(record),
-                    None => groups.push((key, vec![record])),
-                }
-            }
-            let mut accepted_events = Vec::new();
-            let mut rejected_events = Vec::new();
+            let mut outgoing = Outgoing::default();
             let mut tx = self.store.begin().await?;
-            for ((tenant, name), records) in groups {
+            for ((tenant, name), records) in group_by_dataset(batch) {
                 let checked = match TenantId::new(tenant.clone()) {
                     Ok(tenant_id) => self.store.dataset(&tenant_id, &name).await?.map(|d| (tenant_id, d)),
                     Err(_) => None,
                 };
                 let Some((tenant_id, dataset)) = checked else {
                     let reason = format!("dataset {tenant}/{name} is not in the catalog; register it first");
-                    for record in records {
-                        rejected_events.push(rejected_event(record, vec![violation("dataset_registered", reason.clone())]));
+                    for (_, record) in records {
+                        outgoing.rejected.push(rejected_event(record, vec![violation("dataset_registered", reason.clone())]));
                     }
                     continue;
                 };
                 let rules = quality::compile(&dataset.quality_rules)
                     .map_err(|v| GovernanceError::Corrupt(format!("stored quality rules of {name} no longer compile: {v:?}")))?;
-                let (rows, accepted, rejected) = judge(&dataset, &rules, records, now);
-                rejected_events.extend(rejected);
+                let mut judged = judge(&dataset, &rules, &records, now);
+                if rules.unique_key().is_some() {
+                    let keys: Vec<&str> = judged.rows.iter().filter_map(|(_, row)| row.unique_key.as_deref()).collect();
+                    let owners = self.store.key_owners(&mut tx, &tenant_id, &name, &keys).await?;
+                    enforce_unique_key(&mut judged, &records, &owners, rules.unique_key().unwrap_or_default());
+                }
+                let rows: Vec<WarehouseRow<'_>> = judged.rows.iter().map(|(_, row)| row.clone()).collect();
                 let inserted = self.store.insert_records(&mut tx, &tenant_id, &name, dataset.schema_version, &rows).await?;
                 let day = brain_core::calendar::cst_day(now.timestamp_millis());
                 self.store.count_quality(&mut tx, &tenant_id, &name, &day, inserted, 0).await?;
-                accepted_events.extend(accepted.into_iter().map(|a| accepted_event(a, &dataset)));
+                let grades = AcceptedSuffix::of(&dataset);
+                outgoing.accepted.extend(judged.rows.iter().map(|(i, _)| grades.event(&records[*i])));
+                outgoing.rejected.extend(judged.rejected.into_iter().map(|(i, violations)| rejected_event(records[i].1.clone(), violations)));
             }
             tx.commit().await?;
-            // Downstream topics after the warehouse commit: a crash in between republishes on
-            // redelivery, and consumers deduplicate by record id.
-            if !accepted_events.is_empty() {
-                self.bus.publish(&self.accepted_topic, accepted_events).await?;
-            }
-            if !rejected_events.is_empty() {
-                self.bus.publish(&self.rejected_topic, rejected_events).await?;
-            }
-            Ok(())
+            Ok(outgoing)
         }
         .instrument(span)
         .await
     }
 
-    async fn rejected_batch(&self, batch: &[Delivered]) -> Result<(), GovernanceError> {
+    async fn rejected_batch(&self, batch: &[Delivered]) -> Result<Outgoing, GovernanceError> {
         let now = Utc::now();
         let mut tx = self.store.begin().await?;
         for delivered in batch {
@@ -182,7 +204,7 @@ impl Pipeline {
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(Outgoing::default())
     }
 
     /// Sends a corrected record through the data chain again, under its original id.
@@ -217,41 +239,105 @@ async fn sleep_or_stop(shutdown: &CancellationToken, backoff: &mut Duration) -> 
     stop
 }
 
-fn decode_ingested(delivered: &Delivered) -> Option<Record> {
-    match RecordIngested::decode(delivered.payload.as_slice()) {
-        Ok(RecordIngested { record: Some(record) }) => Some(record),
-        _ => {
-            tracing::error!(topic = %delivered.topic, offset = delivered.position.offset, "undecodable record left on the bus");
-            None
+/// Waits for a batch's events to be out, then commits its offsets. False when they were not
+/// published (shutdown): the offsets stay, and the batch comes again.
+async fn settle(group: &str, subscription: &mut dyn Subscription, in_flight: InFlight) -> bool {
+    match in_flight.published.await {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(error) => {
+            tracing::error!(group, %error, "the publishing task failed; the batch will come again");
+            return false;
         }
     }
+    if let Err(error) = commit_batch(subscription, &in_flight.batch).await {
+        tracing::warn!(group, %error, "offsets not committed; the batch will come again and change nothing");
+    }
+    true
 }
 
-/// Splits a dataset's records into warehouse rows (with their events) and rejections.
-fn judge(dataset: &Dataset, rules: &CompiledRules, records: Vec<Record>, now: DateTime<Utc>) -> (Vec<WarehouseRow>, Vec<Record>, Vec<Event>) {
-    let mut rows = Vec::new();
-    let mut accepted = Vec::new();
-    let mut rejected = Vec::new();
-    for record in records {
+/// An ingested record with the bytes it arrived in (reused for the accepted event).
+type Ingested<'a> = (&'a Delivered, Record);
+
+/// The batch's decodable records, grouped by (tenant, dataset) in order of first appearance.
+fn group_by_dataset(batch: &[Delivered]) -> Vec<((String, String), Vec<Ingested<'_>>)> {
+    let mut groups: Vec<((String, String), Vec<Ingested<'_>>)> = Vec::new();
+    for delivered in batch {
+        let record = match RecordIngested::decode(delivered.payload.as_slice()) {
+            Ok(RecordIngested { record: Some(record) }) => record,
+            _ => {
+                tracing::error!(topic = %delivered.topic, offset = delivered.position.offset, "undecodable record left on the bus");
+                continue;
+            }
+        };
+        let dataset = record.dataset.as_ref();
+        let (tenant, name) = dataset.map_or(("", ""), |d| (d.tenant_id.as_str(), d.dataset.as_str()));
+        match groups.iter_mut().find(|((t, d), _)| t == tenant && d == name) {
+            Some((_, records)) => records.push((delivered, record)),
+            None => groups.push(((tenant.to_owned(), name.to_owned()), vec![(delivered, record)])),
+        }
+    }
+    groups
+}
+
+/// A dataset's records split into warehouse rows and rejections, by index into the records.
+struct Judged<'a> {
+    rows: Vec<(usize, WarehouseRow<'a>)>,
+    rejected: Vec<(usize, Vec<Violation>)>,
+}
+
+fn judge<'a>(dataset: &Dataset, rules: &CompiledRules, records: &'a [Ingested<'_>], now: DateTime<Utc>) -> Judged<'a> {
+    let mut judged = Judged { rows: Vec::with_capacity(records.len()), rejected: Vec::new() };
+    for (i, (_, record)) in records.iter().enumerate() {
         let event_ms = record.event_time.as_ref().map_or(now.timestamp_millis(), brain_proto::time::to_millis);
         let ingest_ms = record.ingest_time.as_ref().map_or(now.timestamp_millis(), brain_proto::time::to_millis);
-        match admit(&dataset.fields, rules, &record.payload_json, ingest_ms - event_ms) {
-            Ok(fields) => {
-                rows.push(WarehouseRow {
-                    record_id: record.id.clone(),
+        let admitted = admit(&dataset.fields, rules, &record.payload_json, ingest_ms - event_ms);
+        // Admission parsed the payload as JSON, so it is UTF-8.
+        match (admitted, std::str::from_utf8(&record.payload_json)) {
+            (Ok(fields), Ok(payload)) => judged.rows.push((
+                i,
+                WarehouseRow {
+                    record_id: &record.id,
                     event_time: DateTime::from_timestamp_millis(event_ms).unwrap_or(now),
                     ingest_time: DateTime::from_timestamp_millis(ingest_ms).unwrap_or(now),
-                    payload: serde_json::Value::Object(fields),
-                });
-                accepted.push(record);
-            }
-            Err(violations) => {
+                    payload,
+                    unique_key: rules.unique_key().and_then(|key| quality::key_value(&fields, key)),
+                },
+            )),
+            (Err(violations), _) => {
                 let violations = violations.into_iter().map(|v| Violation { record_id: Some(record.id.clone()), ..v }).collect();
-                rejected.push(rejected_event(record, violations));
+                judged.rejected.push((i, violations));
+            }
+            (Ok(_), Err(_)) => judged.rejected.push((i, vec![violation("json", "the payload is not UTF-8".into())])),
+        }
+    }
+    judged
+}
+
+/// Refuses rows whose unique key another record id already holds, in the warehouse (`owners`)
+/// or earlier in this batch. The same id again is a redelivery, not a conflict.
+fn enforce_unique_key<'a>(judged: &mut Judged<'a>, records: &[Ingested<'_>], owners: &HashMap<String, String>, key_fields: &[String]) {
+    let mut seen: HashMap<String, &'a str> = HashMap::new();
+    let mut kept = Vec::with_capacity(judged.rows.len());
+    for (i, row) in std::mem::take(&mut judged.rows) {
+        let Some(key) = row.unique_key.clone() else {
+            kept.push((i, row));
+            continue;
+        };
+        let holder = owners.get(&key).map(String::as_str).or_else(|| seen.get(&key).copied());
+        match holder {
+            Some(holder) if holder != row.record_id => {
+                let reason = format!("unique key ({}) = {key} is already held by record {holder}", key_fields.join(", "));
+                let record_id = records[i].1.id.clone();
+                judged.rejected.push((i, vec![Violation { record_id: Some(record_id), rule: "quality.unique_key".into(), reason, ..Violation::default() }]));
+            }
+            _ => {
+                seen.entry(key).or_insert(row.record_id);
+                kept.push((i, row));
             }
         }
     }
-    (rows, accepted, rejected)
+    judged.rows = kept;
 }
 
 fn violation(rule: &str, reason: String) -> Violation {
@@ -292,14 +378,105 @@ fn rejected_event(record: Record, violations: Vec<Violation>) -> Event {
 
 /// The accepted record carries its dataset's grades, so downstream consumers (exchange, model
 /// gateway) know what they hold without asking the catalog.
-fn accepted_event(record: Record, dataset: &Dataset) -> Event {
-    let classification = dataset.classification.as_ref();
-    let payload = RecordAccepted {
-        record: Some(record.clone()),
-        schema_version: u32::try_from(dataset.schema_version).unwrap_or(u32::MAX),
-        grade: classification.map_or(0, |c| c.grade.to_proto()),
-        fields: classification.map(|c| c.fields.iter().map(|f| f.to_field_grade()).collect()).unwrap_or_default(),
+///
+/// `RecordIngested` and `RecordAccepted` both carry the record as field 1, so an accepted
+/// event is the ingested bytes followed by the encoded remaining fields (protobuf merges
+/// concatenated messages): no record is decoded and encoded again.
+struct AcceptedSuffix(Vec<u8>);
+
+impl AcceptedSuffix {
+    fn of(dataset: &Dataset) -> Self {
+        let classification = dataset.classification.as_ref();
+        let suffix = RecordAccepted {
+            record: None,
+            schema_version: u32::try_from(dataset.schema_version).unwrap_or(u32::MAX),
+            grade: classification.map_or(0, |c| c.grade.to_proto()),
+            fields: classification.map(|c| c.fields.iter().map(|f| f.to_field_grade()).collect()).unwrap_or_default(),
+        };
+        Self(suffix.encode_to_vec())
     }
-    .encode_to_vec();
-    cloud_event(&record, "brain.governance.accepted.v1", payload)
+
+    fn event(&self, (delivered, record): &Ingested<'_>) -> Event {
+        let mut payload = Vec::with_capacity(delivered.payload.len() + self.0.len());
+        payload.extend_from_slice(&delivered.payload);
+        payload.extend_from_slice(&self.0);
+        cloud_event(record, "brain.governance.accepted.v1", payload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::quality::QualityRule;
+    use crate::catalog::schema::{FieldSpec, FieldType};
+
+    fn delivered(record: &Record) -> Delivered {
+        Delivered {
+            topic: "t".into(),
+            position: brain_bus::Position { partition: 0, offset: 0 },
+            key: vec![],
+            payload: RecordIngested { record: Some(record.clone()) }.encode_to_vec(),
+            headers: vec![],
+            timestamp_ms: 0,
+        }
+    }
+
+    fn record(id: &str, payload: &str) -> Record {
+        Record {
+            id: id.into(),
+            dataset: Some(brain_proto::common::v1::DatasetRef { tenant_id: "t1".into(), dataset: "d".into() }),
+            payload_json: payload.as_bytes().to_vec(),
+            ..Record::default()
+        }
+    }
+
+    fn dataset(rules: Vec<QualityRule>) -> Dataset {
+        let mut dataset: Dataset = serde_json::from_value(serde_json::json!({
+            "tenant_id": "t1", "name": "d", "title": "t", "description": "", "library": "industry", "domain": "production",
+            "schema_version": 3, "fields": [], "quality_rules": [], "lineage_sources": [],
+            "created_at": "2026-11-22T00:00:00Z", "updated_at": "2026-11-22T00:00:00Z"
+        }))
+        .unwrap();
+        dataset.fields = vec![
+            FieldSpec { name: "uscc".into(), kind: FieldType::String, required: true, description: String::new() },
+            FieldSpec { name: "day".into(), kind: FieldType::String, required: true, description: String::new() },
+        ];
+        dataset.quality_rules = rules;
+        dataset
+    }
+
+    #[test]
+    fn an_accepted_event_is_the_ingested_bytes_plus_the_grades() {
+        let r = record("r1", r#"{"uscc":"913","day":"2026-11-01"}"#);
+        let d = delivered(&r);
+        let event = AcceptedSuffix::of(&dataset(vec![])).event(&(&d, r.clone()));
+        let accepted = RecordAccepted::decode(event.payload.as_slice()).unwrap();
+        assert_eq!(accepted.record.unwrap(), r);
+        assert_eq!(accepted.schema_version, 3);
+    }
+
+    #[test]
+    fn a_unique_key_admits_one_record_id_per_value() {
+        let d = dataset(vec![QualityRule::UniqueKey { fields: vec!["uscc".into(), "day".into()] }]);
+        let rules = quality::compile(&d.quality_rules).unwrap();
+        let rs = [
+            record("a", r#"{"uscc":"913","day":"1"}"#),
+            record("b", r#"{"uscc":"913","day":"1"}"#),
+            record("a", r#"{"uscc":"913","day":"1"}"#),
+            record("c", r#"{"uscc":"913","day":"2"}"#),
+            record("d", r#"{"uscc":"914","day":"1"}"#),
+        ];
+        let ds: Vec<Delivered> = rs.iter().map(delivered).collect();
+        let records: Vec<Ingested<'_>> = ds.iter().zip(rs.iter().cloned()).collect();
+        let mut judged = judge(&d, &rules, &records, Utc::now());
+        assert_eq!(judged.rows.len(), 5);
+        let owners = HashMap::from([(r#"["913","2"]"#.to_owned(), "z".to_owned())]);
+        enforce_unique_key(&mut judged, &records, &owners, rules.unique_key().unwrap());
+        let kept: Vec<&str> = judged.rows.iter().map(|(_, r)| r.record_id).collect();
+        assert_eq!(kept, ["a", "a", "d"], "b repeats a's key in the batch; c repeats a stored record's");
+        let reasons: Vec<(usize, &str)> = judged.rejected.iter().map(|(i, v)| (*i, v[0].reason.as_str())).collect();
+        assert_eq!(reasons[0], (1, r#"unique key (uscc, day) = ["913","1"] is already held by record a"#));
+        assert_eq!(reasons[1].0, 3);
+        assert!(reasons[1].1.ends_with("held by record z"));
+    }
 }

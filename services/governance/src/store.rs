@@ -9,16 +9,19 @@ use crate::domain::{DatasetClassification, GradeOverride};
 use crate::GovernanceError;
 use brain_store::{Migration, Migrations, Row, Store, StoreTx, TenantId, Value};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 
 pub(crate) const MIGRATIONS: Migrations = Migrations {
     owner: "governance",
     postgres: &[
         Migration::new(1, "catalog, rejected records, quality, warehouse", include_str!("../migrations/postgres/0001_catalog_and_warehouse.sql")),
         Migration::new(2, "classification and grade overrides", include_str!("../migrations/postgres/0002_classification.sql")),
+        Migration::new(3, "unique keys in the warehouse", include_str!("../migrations/postgres/0003_unique_keys.sql")),
     ],
     sqlite: &[
         Migration::new(1, "catalog, rejected records, quality, warehouse", include_str!("../migrations/sqlite/0001_catalog_and_warehouse.sql")),
         Migration::new(2, "classification and grade overrides", include_str!("../migrations/sqlite/0002_classification.sql")),
+        Migration::new(3, "unique keys in the warehouse", include_str!("../migrations/sqlite/0003_unique_keys.sql")),
     ],
 };
 
@@ -27,12 +30,19 @@ pub(crate) const MIGRATIONS: Migrations = Migrations {
 /// 2000 rows → 18k rows/s; 100 rows keeps the lookup negligible).
 const SQLITE_ROWS_PER_INSERT: usize = 100;
 
-/// A record ready for the warehouse.
-pub(crate) struct WarehouseRow {
-    pub record_id: String,
+/// Rows per SQLite lookup of unique keys (one `?` per key).
+const SQLITE_KEYS_PER_LOOKUP: usize = 100;
+
+#[derive(Clone)]
+/// A record ready for the warehouse, borrowing the consumed event: the payload is the JSON
+/// text as ingested (already checked), stored without being re-encoded.
+pub(crate) struct WarehouseRow<'a> {
+    pub record_id: &'a str,
     pub event_time: DateTime<Utc>,
     pub ingest_time: DateTime<Utc>,
-    pub payload: serde_json::Value,
+    pub payload: &'a str,
+    /// The dataset's unique-key value of this record, when the dataset has a unique key.
+    pub unique_key: Option<String>,
 }
 
 /// A record as read back from the warehouse.
@@ -269,19 +279,20 @@ impl GovernanceStore {
     }
 
     /// Inserts accepted records; returns how many were new (redeliveries insert nothing).
-    pub async fn insert_records(&self, tx: &mut StoreTx, tenant: &TenantId, dataset: &str, schema_version: i64, rows: &[WarehouseRow]) -> Result<u64, GovernanceError> {
+    pub async fn insert_records(&self, tx: &mut StoreTx, tenant: &TenantId, dataset: &str, schema_version: i64, rows: &[WarehouseRow<'_>]) -> Result<u64, GovernanceError> {
         if rows.is_empty() {
             return Ok(0);
         }
         if let Some(pg) = tx.as_postgres_mut() {
-            let ids: Vec<&str> = rows.iter().map(|r| r.record_id.as_str()).collect();
+            let ids: Vec<&str> = rows.iter().map(|r| r.record_id).collect();
             let event_times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.event_time).collect();
             let ingest_times: Vec<DateTime<Utc>> = rows.iter().map(|r| r.ingest_time).collect();
-            let payloads: Vec<&serde_json::Value> = rows.iter().map(|r| &r.payload).collect();
+            let payloads: Vec<&str> = rows.iter().map(|r| r.payload).collect();
+            let keys: Vec<Option<&str>> = rows.iter().map(|r| r.unique_key.as_deref()).collect();
             let result = sqlx::query(
-                "INSERT INTO warehouse_records (tenant_id, dataset, record_id, event_time, ingest_time, schema_version, payload) \
-                 SELECT $1, $2, r.id, r.event_time, r.ingest_time, $3, r.payload \
-                 FROM UNNEST($4::text[], $5::timestamptz[], $6::timestamptz[], $7::jsonb[]) AS r(id, event_time, ingest_time, payload) \
+                "INSERT INTO warehouse_records (tenant_id, dataset, record_id, event_time, ingest_time, schema_version, payload, unique_key) \
+                 SELECT $1, $2, r.id, r.event_time, r.ingest_time, $3, r.payload::jsonb, r.unique_key \
+                 FROM UNNEST($4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::text[]) AS r(id, event_time, ingest_time, payload, unique_key) \
                  ON CONFLICT (tenant_id, dataset, record_id) DO NOTHING",
             )
             .bind(tenant.as_str())
@@ -291,6 +302,7 @@ impl GovernanceStore {
             .bind(event_times)
             .bind(ingest_times)
             .bind(payloads)
+            .bind(keys)
             .execute(&mut **pg)
             .await
             .map_err(|e| GovernanceError::Database(e.to_string()))?;
@@ -299,24 +311,60 @@ impl GovernanceStore {
         let mut inserted = 0;
         for chunk in rows.chunks(SQLITE_ROWS_PER_INSERT) {
             let mut sql = String::from(
-                "INSERT INTO warehouse_records (tenant_id, dataset, record_id, event_time, ingest_time, schema_version, payload) VALUES ",
+                "INSERT INTO warehouse_records (tenant_id, dataset, record_id, event_time, ingest_time, schema_version, payload, unique_key) VALUES ",
             );
-            let mut binds = vec![Value::from(dataset), Value::Int(schema_version)];
+            let mut binds = Vec::with_capacity(3 + chunk.len() * 5);
+            binds.extend([Value::from(dataset), Value::Int(schema_version)]);
             for (i, row) in chunk.iter().enumerate() {
-                let base = 4 + i * 4;
+                let base = 4 + i * 5;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("($1, $2, ${}, ${}, ${}, $3, ${})", base, base + 1, base + 2, base + 3));
-                binds.push(Value::from(row.record_id.as_str()));
+                sql.push_str(&format!("($1, $2, ${}, ${}, ${}, $3, ${}, ${})", base, base + 1, base + 2, base + 3, base + 4));
+                binds.push(Value::from(row.record_id));
                 binds.push(Value::Timestamp(row.event_time));
                 binds.push(Value::Timestamp(row.ingest_time));
-                binds.push(Value::Json(row.payload.clone()));
+                binds.push(Value::from(row.payload));
+                binds.push(row.unique_key.as_deref().map_or(Value::Null, Value::from));
             }
             sql.push_str(" ON CONFLICT (tenant_id, dataset, record_id) DO NOTHING");
             inserted += tx.scoped(tenant).execute(&sql, &binds).await?;
         }
         Ok(inserted)
+    }
+
+    /// Which stored records already hold these unique-key values: key value → record id.
+    pub async fn key_owners(&self, tx: &mut StoreTx, tenant: &TenantId, dataset: &str, keys: &[&str]) -> Result<HashMap<String, String>, GovernanceError> {
+        let mut owners = HashMap::new();
+        if keys.is_empty() {
+            return Ok(owners);
+        }
+        if let Some(pg) = tx.as_postgres_mut() {
+            let rows: Vec<(String, String)> = sqlx::query_as(
+                "SELECT unique_key, record_id FROM warehouse_records WHERE tenant_id = $1 AND dataset = $2 AND unique_key = ANY($3::text[])",
+            )
+            .bind(tenant.as_str())
+            .bind(dataset)
+            .bind(keys)
+            .fetch_all(&mut **pg)
+            .await
+            .map_err(|e| GovernanceError::Database(e.to_string()))?;
+            owners.extend(rows);
+            return Ok(owners);
+        }
+        for chunk in keys.chunks(SQLITE_KEYS_PER_LOOKUP) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let sql = format!(
+                "SELECT unique_key, record_id FROM warehouse_records WHERE tenant_id = $1 AND dataset = $2 AND unique_key IN ({})",
+                placeholders.join(", ")
+            );
+            let mut binds = vec![Value::from(dataset)];
+            binds.extend(chunk.iter().map(|k| Value::from(*k)));
+            for row in tx.scoped(tenant).fetch_all(&sql, &binds).await? {
+                owners.insert(row.get("unique_key")?, row.get("record_id")?);
+            }
+        }
+        Ok(owners)
     }
 
     /// Keeps a rejected record with its reasons; returns false when it was already kept.

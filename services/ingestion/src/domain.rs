@@ -14,6 +14,12 @@ pub struct Limits {
     pub max_batch_records: u32,
 }
 
+impl Limits {
+    pub fn from_config(c: &brain_config::IngestionConfig) -> Self {
+        Self { max_body_bytes: c.max_body_bytes, max_record_bytes: c.max_record_bytes, max_batch_records: c.max_batch_records }
+    }
+}
+
 /// Reserved keys of a JSON record: the client's record id and event time (RFC 3339).
 pub const ID_KEY: &str = "_id";
 pub const EVENT_TIME_KEY: &str = "_event_time";

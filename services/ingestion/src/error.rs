@@ -11,6 +11,8 @@ pub enum IngestionError {
     BatchTooLarge { count: usize, limit: u32 },
     #[error("body is {size} bytes; the limit is {limit}")]
     BodyTooLarge { size: usize, limit: u64 },
+    #[error("dataset {tenant}/{dataset} is not in the catalog; register it with governance first")]
+    UnknownDataset { tenant: String, dataset: String },
     #[error("publishing to the bus failed: {0}")]
     Bus(#[from] brain_bus::BusError),
 }
@@ -20,6 +22,7 @@ impl ServiceError for IngestionError {
         match self {
             Self::InvalidName { .. } | Self::MalformedBody { .. } => ErrorCode::InvalidArgument,
             Self::BatchTooLarge { .. } | Self::BodyTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            Self::UnknownDataset { .. } => ErrorCode::NotFound,
             Self::Bus(e) => e.code(),
         }
     }

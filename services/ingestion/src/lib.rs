@@ -3,11 +3,13 @@
 //! data chain. Refused records are published as dead letters with their reasons — nothing
 //! is silently dropped.
 //!
-//! Built: REST JSON batches, the unary gRPC `Ingest`, MQTT subscriptions and scheduled
-//! pulls ([`sources`], run as the service's background work). Not yet (answer
-//! UNIMPLEMENTED): the bidirectional stream, NDJSON/CSV, source listing.
+//! Built: REST bodies as a JSON array, NDJSON or CSV; gRPC `Ingest` and the bidirectional
+//! `IngestStream`; MQTT subscriptions and scheduled pulls ([`sources`], run as the service's
+//! background work); records of datasets not in the catalog are refused at the API
+//! ([`catalog`]).
 
 mod api;
+mod catalog;
 mod domain;
 mod error;
 mod events;
@@ -18,6 +20,7 @@ pub mod parse;
 pub use domain::{RecordInput, RecordOutcome};
 pub use error::IngestionError;
 
+use brain_proto::events::v1::SourceKind;
 use brain_runtime::{Backend, RuntimeError, Service, ServiceContext, ServiceSpec};
 use std::sync::Arc;
 
@@ -37,18 +40,22 @@ pub fn spec() -> ServiceSpec {
 pub struct Ingestion {
     publisher: events::Publisher,
     limits: domain::Limits,
+    catalog: catalog::CatalogCheck,
+    sources: sources::SourceDirectory,
 }
 
 impl Ingestion {
     fn new(ctx: &ServiceContext) -> Result<Self, RuntimeError> {
         let c = &ctx.config.ingestion;
+        let catalog = catalog::CatalogCheck::new(ctx.peers.channel("governance")?);
+        if !catalog.is_enabled() {
+            tracing::warn!("governance is not in this process and common.peers.governance is not set: records of unknown datasets are taken, and governance rejects them later");
+        }
         Ok(Self {
+            catalog,
             publisher: events::Publisher::new(ctx.bus()?.clone(), &ctx.topics),
-            limits: domain::Limits {
-                max_body_bytes: c.max_body_bytes,
-                max_record_bytes: c.max_record_bytes,
-                max_batch_records: c.max_batch_records,
-            },
+            limits: domain::Limits::from_config(c),
+            sources: sources::SourceDirectory::from_config(c),
         })
     }
 }
@@ -88,6 +95,12 @@ impl Ingestion {
     ) -> Result<Vec<RecordOutcome>, IngestionError> {
         domain::validate_name("tenant", tenant)?;
         domain::validate_name("dataset", dataset)?;
+        // Callers who can be told are told; records from machine sources (MQTT, pulls) of an
+        // unknown dataset are kept by governance as rejected records, with the reason.
+        let can_be_told = matches!(SourceKind::try_from(source.kind), Ok(SourceKind::Rest | SourceKind::Grpc));
+        if can_be_told && self.catalog.presence(tenant, dataset).await == catalog::Presence::Unknown {
+            return Err(IngestionError::UnknownDataset { tenant: tenant.to_owned(), dataset: dataset.to_owned() });
+        }
         if inputs.len() > self.limits.max_batch_records as usize {
             return Err(IngestionError::BatchTooLarge { count: inputs.len(), limit: self.limits.max_batch_records });
         }
@@ -98,11 +111,11 @@ impl Ingestion {
             .map(|(i, input)| domain::check_record(i as u32, tenant, dataset, input, now, &self.limits))
             .collect();
         self.publisher.publish(tenant, dataset, &source, &outcomes).await?;
-        let channel = brain_proto::events::v1::SourceKind::try_from(source.kind).map_or("unknown", |k| match k {
-            brain_proto::events::v1::SourceKind::Grpc => "grpc",
-            brain_proto::events::v1::SourceKind::Rest => "rest",
-            brain_proto::events::v1::SourceKind::Mqtt => "mqtt",
-            brain_proto::events::v1::SourceKind::Pull => "pull",
+        let channel = SourceKind::try_from(source.kind).map_or("unknown", |k| match k {
+            SourceKind::Grpc => "grpc",
+            SourceKind::Rest => "rest",
+            SourceKind::Mqtt => "mqtt",
+            SourceKind::Pull => "pull",
             _ => "other",
         });
         let accepted = outcomes.iter().filter(|o| matches!(o, RecordOutcome::Accepted { .. })).count() as u64;

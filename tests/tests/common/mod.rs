@@ -87,3 +87,28 @@ pub fn textile_batch(batch: usize, size: usize) -> serde_json::Value {
         .collect();
     serde_json::Value::Array(records)
 }
+
+/// The environment of one distributed brain process on Kafka and PostgreSQL, on ports the OS picks.
+pub fn distributed_env(kafka: &str, database: &str, prefix: &str) -> Vec<(String, String)> {
+    vec![
+        ("BRAIN_COMMON__BUS".into(), format!("kafka://{kafka}")),
+        ("BRAIN_COMMON__DATABASE".into(), database.to_owned()),
+        ("BRAIN_COMMON__TOPIC_PREFIX".into(), prefix.to_owned()),
+        ("BRAIN_COMMON__HTTP_ADDR".into(), "127.0.0.1:0".into()),
+        ("BRAIN_COMMON__GRPC_ADDR".into(), "127.0.0.1:0".into()),
+        ("BRAIN_BUS__KAFKA_SESSION_TIMEOUT_MS".into(), "1000".into()),
+        ("BRAIN_BUS__KAFKA_HEARTBEAT_INTERVAL_MS".into(), "100".into()),
+    ]
+}
+
+/// Ingestion asks governance (in another process) whether datasets exist.
+pub fn with_governance_peer(env: &[(String, String)], governance: &brain_testkit::BrainProcess) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    env.push(("BRAIN_COMMON__PEERS__GOVERNANCE".into(), governance.grpc.clone()));
+    env
+}
+
+pub fn spawn(target: &str, env: &[(String, String)]) -> brain_testkit::BrainProcess {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    brain_testkit::BrainProcess::spawn(&["serve", "--target", target], &env).unwrap()
+}

@@ -74,36 +74,50 @@ pub(crate) fn fields_from(fields: Vec<pb::Field>) -> Result<Vec<FieldSpec>, Gove
         .collect()
 }
 
-/// Open range ends travel as infinities.
-fn rule_to(rule: &QualityRule) -> pb::QualityRule {
+/// Open range ends travel as infinities; a unique key travels as one `unique_key` rule per field.
+fn rules_to(rules: &[QualityRule]) -> Vec<pb::QualityRule> {
     use pb::quality_rule::Rule;
-    let (field, rule) = match rule {
-        QualityRule::Required { field } => (field.clone(), Rule::Required(true)),
-        QualityRule::Range { field, min, max } => {
-            (field.clone(), Rule::Range(pb::Range { min: min.unwrap_or(f64::NEG_INFINITY), max: max.unwrap_or(f64::INFINITY) }))
-        }
-        QualityRule::Regex { field, pattern } => (field.clone(), Rule::Regex(pattern.clone())),
-        QualityRule::Enum { field, values } => (field.clone(), Rule::EnumValues(pb::EnumValues { values: values.clone() })),
-        QualityRule::Freshness { max_age_seconds } => {
-            (String::new(), Rule::FreshnessSeconds(u32::try_from(*max_age_seconds).unwrap_or(u32::MAX)))
-        }
-    };
-    pb::QualityRule { field, rule: Some(rule) }
+    let one = |field: &str, rule| pb::QualityRule { field: field.to_owned(), rule: Some(rule) };
+    rules
+        .iter()
+        .flat_map(|rule| match rule {
+            QualityRule::Required { field } => vec![one(field, Rule::Required(true))],
+            QualityRule::Range { field, min, max } => {
+                vec![one(field, Rule::Range(pb::Range { min: min.unwrap_or(f64::NEG_INFINITY), max: max.unwrap_or(f64::INFINITY) }))]
+            }
+            QualityRule::Regex { field, pattern } => vec![one(field, Rule::Regex(pattern.clone()))],
+            QualityRule::Enum { field, values } => vec![one(field, Rule::EnumValues(pb::EnumValues { values: values.clone() }))],
+            QualityRule::Freshness { max_age_seconds } => vec![one("", Rule::FreshnessSeconds(u32::try_from(*max_age_seconds).unwrap_or(u32::MAX)))],
+            QualityRule::UniqueKey { fields } => fields.iter().map(|f| one(f, Rule::UniqueKey(true))).collect(),
+        })
+        .collect()
 }
 
-fn rule_from(rule: pb::QualityRule) -> Result<QualityRule, GovernanceError> {
+/// The `unique_key` rules, in order, make up the dataset's one unique key.
+fn rules_from(rules: Vec<pb::QualityRule>) -> Result<Vec<QualityRule>, GovernanceError> {
     use pb::quality_rule::Rule;
-    let field = rule.field;
-    let bound = |v: f64| v.is_finite().then_some(v);
-    match rule.rule {
-        Some(Rule::Required(_)) => Ok(QualityRule::Required { field }),
-        Some(Rule::Range(r)) => Ok(QualityRule::Range { field, min: bound(r.min), max: bound(r.max) }),
-        Some(Rule::Regex(pattern)) => Ok(QualityRule::Regex { field, pattern }),
-        Some(Rule::EnumValues(e)) => Ok(QualityRule::Enum { field, values: e.values }),
-        Some(Rule::FreshnessSeconds(s)) => Ok(QualityRule::Freshness { max_age_seconds: u64::from(s) }),
-        Some(Rule::UniqueKey(_)) => Err(invalid("quality_rules", format!("unique_key on {field} is not supported yet"))),
-        None => Err(invalid("quality_rules", format!("a rule on `{field}` names no check"))),
+    let mut out = Vec::with_capacity(rules.len());
+    let mut key_fields = Vec::new();
+    for rule in rules {
+        let field = rule.field;
+        let bound = |v: f64| v.is_finite().then_some(v);
+        out.push(match rule.rule {
+            Some(Rule::Required(_)) => QualityRule::Required { field },
+            Some(Rule::Range(r)) => QualityRule::Range { field, min: bound(r.min), max: bound(r.max) },
+            Some(Rule::Regex(pattern)) => QualityRule::Regex { field, pattern },
+            Some(Rule::EnumValues(e)) => QualityRule::Enum { field, values: e.values },
+            Some(Rule::FreshnessSeconds(s)) => QualityRule::Freshness { max_age_seconds: u64::from(s) },
+            Some(Rule::UniqueKey(_)) => {
+                key_fields.push(field);
+                continue;
+            }
+            None => return Err(invalid("quality_rules", format!("a rule on `{field}` names no check"))),
+        });
     }
+    if !key_fields.is_empty() {
+        out.push(QualityRule::UniqueKey { fields: key_fields });
+    }
+    Ok(out)
 }
 
 pub(crate) fn new_dataset_from(dataset: pb::Dataset) -> Result<(String, NewDataset), GovernanceError> {
@@ -116,7 +130,7 @@ pub(crate) fn new_dataset_from(dataset: pb::Dataset) -> Result<(String, NewDatas
         library,
         domain: domain_from(dataset.domain)?,
         fields: fields_from(dataset.schema.unwrap_or_default().fields)?,
-        quality_rules: dataset.quality_rules.into_iter().map(rule_from).collect::<Result<_, _>>()?,
+        quality_rules: rules_from(dataset.quality_rules)?,
         lineage_sources: dataset.lineage_sources.into_iter().map(|r| format!("{}/{}", r.tenant_id, r.dataset)).collect(),
     };
     Ok((reference.tenant_id, new))
@@ -150,7 +164,7 @@ pub(crate) fn dataset_to(dataset: Dataset) -> pb::Dataset {
                 .collect(),
             created_at: Some(timestamp(dataset.updated_at)),
         }),
-        quality_rules: dataset.quality_rules.iter().map(rule_to).collect(),
+        quality_rules: rules_to(&dataset.quality_rules),
         lineage_sources: dataset
             .lineage_sources
             .iter()
@@ -219,9 +233,11 @@ mod tests {
             QualityRule::Regex { field: "batch".into(), pattern: "^B[0-9]+$".into() },
             QualityRule::Enum { field: "grade".into(), values: vec!["A".into(), "B".into()] },
             QualityRule::Freshness { max_age_seconds: 3600 },
+            QualityRule::UniqueKey { fields: vec!["uscc".into(), "day".into()] },
         ];
-        let back: Vec<QualityRule> = rules.iter().map(rule_to).map(|r| rule_from(r).unwrap()).collect();
-        assert_eq!(back, rules);
+        let wire = rules_to(&rules);
+        assert_eq!(wire.len(), 7, "one unique_key rule per key field");
+        assert_eq!(rules_from(wire).unwrap(), rules);
     }
 
     #[test]

@@ -107,12 +107,8 @@ pub fn check_new_dataset(new: &NewDataset) -> Result<(), Vec<Violation>> {
     if let Err(mut more) = quality::compile(&new.quality_rules) {
         violations.append(&mut more);
     }
-    for rule in &new.quality_rules {
-        let field = match rule {
-            QualityRule::Required { field } | QualityRule::Range { field, .. } | QualityRule::Regex { field, .. } | QualityRule::Enum { field, .. } => field,
-            QualityRule::Freshness { .. } => continue,
-        };
-        if !new.fields.iter().any(|f| &f.name == field) {
+    for field in new.quality_rules.iter().flat_map(QualityRule::fields) {
+        if !new.fields.iter().any(|f| f.name == field) {
             violations.push(violation(field, "quality_rule_field", "a quality rule names a field that is not in the schema"));
         }
     }

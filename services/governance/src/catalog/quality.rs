@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// One rule on one field. `unique_key` is checked by the warehouse (it needs stored rows).
+/// One rule on one field (or, for `unique_key`, a set of fields). `unique_key` is checked by
+/// the warehouse, which holds the rows a key must not repeat.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case", tag = "rule", deny_unknown_fields)]
 pub enum QualityRule {
@@ -15,6 +16,8 @@ pub enum QualityRule {
     Enum { field: String, values: Vec<String> },
     /// The record's event time may not be older than this at ingest.
     Freshness { max_age_seconds: u64 },
+    /// No two records (different ids) may have the same values in these fields.
+    UniqueKey { fields: Vec<String> },
 }
 
 impl QualityRule {
@@ -25,6 +28,16 @@ impl QualityRule {
             Self::Regex { .. } => "regex",
             Self::Enum { .. } => "enum",
             Self::Freshness { .. } => "freshness",
+            Self::UniqueKey { .. } => "unique_key",
+        }
+    }
+
+    /// The schema fields the rule reads.
+    pub fn fields(&self) -> Vec<&str> {
+        match self {
+            Self::Required { field } | Self::Range { field, .. } | Self::Regex { field, .. } | Self::Enum { field, .. } => vec![field],
+            Self::Freshness { .. } => vec![],
+            Self::UniqueKey { fields } => fields.iter().map(String::as_str).collect(),
         }
     }
 }
@@ -52,6 +65,14 @@ pub fn compile(rules: &[QualityRule]) -> Result<CompiledRules, Vec<Violation>> {
                     None
                 }
             },
+            QualityRule::UniqueKey { fields } if fields.is_empty() || rules[..i].iter().any(|r| matches!(r, QualityRule::UniqueKey { .. })) => {
+                violations.push(Violation {
+                    rule: "unique_key".into(),
+                    reason: format!("quality rule {i}: a dataset has at most one unique key, of one or more fields"),
+                    ..Violation::default()
+                });
+                None
+            }
             QualityRule::Range { field, min: Some(min), max: Some(max) } if min > max => {
                 violations.push(Violation {
                     field: Some(field.clone()),
@@ -69,6 +90,14 @@ pub fn compile(rules: &[QualityRule]) -> Result<CompiledRules, Vec<Violation>> {
 }
 
 impl CompiledRules {
+    /// The fields of the dataset's unique key, if it has one.
+    pub fn unique_key(&self) -> Option<&[String]> {
+        self.rules.iter().find_map(|(rule, _)| match rule {
+            QualityRule::UniqueKey { fields } => Some(fields.as_slice()),
+            _ => None,
+        })
+    }
+
     /// Every rule the record breaks. `age_ms` is ingest time minus event time.
     pub fn check(&self, record: &Map<String, Value>, age_ms: i64) -> Vec<Violation> {
         let mut out = Vec::new();
@@ -114,10 +143,19 @@ impl CompiledRules {
                         out.push(broken(None, format!("the record is {} s old at ingest; the limit is {max_age_seconds} s", age_ms / 1000)));
                     }
                 }
+                // Needs the stored rows: the warehouse checks it.
+                QualityRule::UniqueKey { .. } => {}
             }
         }
         out
     }
+}
+
+/// The record's unique-key value as stored and compared: the key fields' values as a JSON
+/// array. None when a key field is missing or null (`required` is the rule for that).
+pub fn key_value(record: &Map<String, Value>, fields: &[String]) -> Option<String> {
+    let values: Option<Vec<&Value>> = fields.iter().map(|f| record.get(f).filter(|v| !v.is_null())).collect();
+    serde_json::to_string(&values?).ok()
 }
 
 /// Share of accepted records, 0–100, rounded to one decimal; 100 when nothing arrived.
@@ -165,6 +203,19 @@ mod tests {
         let err = compile(&[QualityRule::Regex { field: "a".into(), pattern: "(".into() }]).err().unwrap();
         assert!(err[0].reason.contains("invalid pattern"), "{}", err[0].reason);
         assert!(compile(&[QualityRule::Range { field: "a".into(), min: Some(2.0), max: Some(1.0) }]).is_err());
+    }
+
+    #[test]
+    fn unique_keys() {
+        let rules = compile(&[QualityRule::UniqueKey { fields: vec!["uscc".into(), "day".into()] }]).unwrap();
+        assert_eq!(rules.unique_key().unwrap(), ["uscc".to_owned(), "day".to_owned()]);
+        assert!(rules.check(&record(json!({"uscc": "x"})), 0).is_empty(), "checked by the warehouse, not per record");
+        let key = |v: Value| key_value(&record(v), rules.unique_key().unwrap());
+        assert_eq!(key(json!({"uscc": "913", "day": "2026-11-01", "x": 1})).unwrap(), r#"["913","2026-11-01"]"#);
+        assert_eq!(key(json!({"uscc": "913", "day": null})), None);
+        assert!(compile(&[QualityRule::UniqueKey { fields: vec![] }]).is_err());
+        let two = compile(&[QualityRule::UniqueKey { fields: vec!["a".into()] }, QualityRule::UniqueKey { fields: vec!["b".into()] }]);
+        assert!(two.err().unwrap()[0].reason.contains("at most one unique key"));
     }
 
     #[test]

@@ -36,7 +36,9 @@ use crate::{Ingestion, IngestionError};
 use brain_core::{ErrorCode, Problem, ServiceError, grpc_status};
 use brain_proto::common::v1::Violation;
 use brain_proto::ingestion::v1::ingestion_service_server::{IngestionService, IngestionServiceServer};
-use brain_proto::ingestion::v1::{BatchAck, IngestBatch, InputRecord, RecordResult, RecordStatus};
+use brain_proto::common::v1::{DatasetRef, PageResponse};
+use brain_proto::events::v1::SourceKind;
+use brain_proto::ingestion::v1::{BatchAck, IngestBatch, IngestSource, InputRecord, ListSourcesRequest, ListSourcesResponse, RecordResult, RecordStatus};
 use tokio::sync::mpsc;
 use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -184,5 +186,37 @@ impl IngestionService for Ingestion {
         let batch_id = std::mem::take(&mut batch.batch_id);
         let outcomes = self.ingest_batch(batch).await.map_err(grpc_status)?;
         Ok(Response::new(batch_ack(batch_id, &outcomes)))
+    }
+
+    /// Sources are few (they come from configuration): the page token is an offset.
+    async fn list_sources(&self, request: Request<ListSourcesRequest>) -> Result<Response<ListSourcesResponse>, Status> {
+        let page = request.into_inner().page.unwrap_or_default();
+        let views = self.sources.views();
+        let start: usize = match page.page_token.as_str() {
+            "" => 0,
+            token => token.parse().ok().filter(|n| *n <= views.len()).ok_or_else(|| {
+                Status::from(Problem::new(ErrorCode::InvalidArgument, "page_token: not a token this API issued".to_owned()))
+            })?,
+        };
+        let size = match page.page_size {
+            0 => views.len(),
+            n => n as usize,
+        };
+        let end = start.saturating_add(size).min(views.len());
+        let sources = views[start..end].iter().map(source_to).collect();
+        let next_page_token = if end < views.len() { end.to_string() } else { String::new() };
+        Ok(Response::new(ListSourcesResponse { sources, page: Some(PageResponse { next_page_token }) }))
+    }
+}
+
+fn source_to(view: &crate::sources::SourceView) -> IngestSource {
+    IngestSource {
+        name: view.name.clone(),
+        kind: if view.kind == "mqtt" { SourceKind::Mqtt } else { SourceKind::Pull } as i32,
+        dataset: Some(DatasetRef { tenant_id: view.tenant.clone(), dataset: view.dataset.clone() }),
+        pattern: view.pattern.clone(),
+        schedule: view.schedule.clone().unwrap_or_default(),
+        cursor: view.state.cursor.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+        last_success: view.state.last_success.map(|t| brain_proto::time::from_millis(t.timestamp_millis())),
     }
 }

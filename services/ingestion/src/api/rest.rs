@@ -185,13 +185,18 @@ async fn post_records(
     Ok(Json(ack(&outcomes, &parsed.lines)))
 }
 
-/// List configured MQTT subscriptions and scheduled pulls.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SourceList {
+    sources: Vec<crate::sources::SourceView>,
+}
+
+/// List configured MQTT subscriptions and scheduled pulls, with their live state.
 #[utoipa::path(
     get,
     path = "/api/v1/ingestion/sources",
     tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
+    responses((status = 200, description = "Every configured source, MQTT first, in configuration order", body = SourceList))
 )]
-async fn list_sources() -> Problem {
-    Problem::unimplemented("GET /api/v1/ingestion/sources")
+async fn list_sources(State(service): State<Ingestion>) -> Json<SourceList> {
+    Json(SourceList { sources: service.sources.views() })
 }

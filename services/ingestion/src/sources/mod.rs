@@ -45,10 +45,12 @@ impl Sources {
     /// process (tests, tools). Pull feeds keep their cursors in `store`, which must have the
     /// platform's and ingestion's migrations applied (see [`crate::spec`]).
     pub fn new(bus: Arc<dyn EventBus>, store: Option<Store>, config: &Config) -> Result<Self, SourceError> {
-        let c = &config.ingestion;
         let ingestion = Ingestion {
             publisher: events::Publisher::new(bus, &brain_runtime::Topics::new(&config.common.topic_prefix)),
-            limits: domain::Limits { max_body_bytes: c.max_body_bytes, max_record_bytes: c.max_record_bytes, max_batch_records: c.max_batch_records },
+            limits: domain::Limits::from_config(&config.ingestion),
+            // Machine sources are not refused records: governance judges them.
+            catalog: crate::catalog::CatalogCheck::default(),
+            sources: SourceDirectory::from_config(&config.ingestion),
         };
         Self::with_ingestion(ingestion, store, config)
     }
@@ -64,7 +66,7 @@ impl Sources {
             }
             None => None,
         };
-        let status = SourceStatus::default();
+        let status = ingestion.sources.status.clone();
         for m in &mqtt {
             status.update("mqtt", m.name(), |_| {});
         }
@@ -98,7 +100,7 @@ impl Sources {
 }
 
 /// The state of one source, for operators and tests.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct SourceState {
     /// MQTT: connected to the broker.
     pub connected: bool,
@@ -111,7 +113,72 @@ pub struct SourceState {
     pub runs: u64,
     pub failures: u64,
     /// Pull: the cursor after the last successful run.
+    #[schema(value_type = Option<Object>)]
     pub cursor: Option<serde_json::Value>,
+}
+
+/// A configured source as operators see it: where it reads (without credentials), where its
+/// records go (templates with `{placeholders}` for MQTT), and its live state.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct SourceView {
+    /// `mqtt` or `pull`.
+    pub kind: &'static str,
+    pub name: String,
+    /// MQTT: the topic pattern. Pull: the URL without credentials or query.
+    pub pattern: String,
+    /// MQTT: the broker without credentials.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker: Option<String>,
+    /// Pull: the cron schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    pub tenant: String,
+    pub dataset: String,
+    #[serde(flatten)]
+    pub state: SourceState,
+}
+
+/// The configured sources and their shared state, known from construction (for the API)
+/// while the sources themselves run as the service's background work.
+#[derive(Clone, Default)]
+pub(crate) struct SourceDirectory {
+    configured: Arc<Vec<SourceView>>,
+    pub status: SourceStatus,
+}
+
+impl SourceDirectory {
+    pub fn from_config(c: &brain_config::IngestionConfig) -> Self {
+        let mqtt = c.mqtt.iter().map(|m| SourceView {
+            kind: "mqtt",
+            name: m.name.clone(),
+            pattern: m.topic.clone(),
+            broker: Some(brain_config::redact_url(&m.broker)),
+            schedule: None,
+            tenant: m.tenant.clone(),
+            dataset: m.dataset.clone(),
+            state: SourceState::default(),
+        });
+        let pulls = c.pulls.iter().map(|p| SourceView {
+            kind: "pull",
+            name: p.name.clone(),
+            pattern: reqwest::Url::parse(&p.url).map_or_else(|_| String::new(), |u| pull::shown_url(&u)),
+            broker: None,
+            schedule: Some(p.schedule.clone()),
+            tenant: p.tenant.clone(),
+            dataset: p.dataset.clone(),
+            state: SourceState::default(),
+        });
+        Self { configured: Arc::new(mqtt.chain(pulls).collect()), status: SourceStatus::default() }
+    }
+
+    /// Every configured source with its current state, MQTT first, in configuration order.
+    pub fn views(&self) -> Vec<SourceView> {
+        let states = self.status.snapshot();
+        self.configured
+            .iter()
+            .map(|view| SourceView { state: states.get(&(view.kind, view.name.clone())).cloned().unwrap_or_default(), ..view.clone() })
+            .collect()
+    }
 }
 
 /// Shared, observable state of all sources, keyed by (`mqtt` | `pull`, name).

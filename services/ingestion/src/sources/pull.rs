@@ -87,6 +87,17 @@ pub(crate) struct RunReport {
     pub interrupted: bool,
 }
 
+/// The feed's URL as logs and the API show it: without credentials, query or fragment
+/// (API keys often travel in the query).
+pub(crate) fn shown_url(url: &reqwest::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
+}
+
 impl PullFeed {
     pub fn new(config: &PullFeedConfig) -> Result<Self, SourceError> {
         let key = |field: &str| format!("ingestion.pulls.{}.{field}", config.name);
@@ -95,11 +106,7 @@ impl PullFeed {
             move |reason: String| SourceError::Config { key, reason }
         };
         let url = reqwest::Url::parse(&config.url).map_err(|e| invalid("url")(e.to_string()))?;
-        let mut shown = url.clone();
-        shown.set_query(None);
-        shown.set_fragment(None);
-        let _ = shown.set_password(None);
-        let _ = shown.set_username("");
+        let shown = shown_url(&url);
         let schedule = Schedule::parse(&config.schedule).map_err(invalid("schedule"))?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers {
@@ -119,7 +126,7 @@ impl PullFeed {
         Ok(Self {
             name: config.name.clone(),
             url,
-            url_shown: shown.to_string(),
+            url_shown: shown,
             schedule,
             tenant: config.tenant.clone(),
             dataset: config.dataset.clone(),
