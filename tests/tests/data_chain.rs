@@ -407,3 +407,53 @@ async fn a_field_of_id_card_numbers_is_graded_high_with_an_explanation() {
     let again: Value = client.post(format!("{base}/workers/classification")).send().await.unwrap().json().await.unwrap();
     assert_eq!(by_name(&again["classification"], "holder")["grade"], "medium");
 }
+
+/// A brain's own classification rules replace the built-in ones; datasets graded under the
+/// old rules are graded again at start, and a broken rules file stops the start with the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changed_classification_rules_regrade_datasets_at_start() {
+    let data = tempfile::tempdir().unwrap();
+    let mut brain = brain_up(data.path());
+    let client = http();
+    let spec = json!({
+        "name": "line-costs", "title": "Cost per line", "library": "industry", "domain": "management",
+        "fields": [{"name": "line", "type": "string", "required": true}, {"name": "energy_cost", "type": "number"}]
+    });
+    let created: Value = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets", brain.http)).json(&spec).send().await.unwrap().json().await.unwrap();
+    assert_eq!(created["classification"]["rules_version"], "builtin-2025.1", "{created}");
+    assert_eq!(created["classification"]["grade"], "medium", "cost is medium in the built-in dictionary: {created}");
+    assert_eq!(brain.terminate(Duration::from_secs(20)), Some(0), "{}", brain.log());
+
+    // This brain grades cost data high.
+    let builtin = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../services/governance/src/domain/default_rules.yaml")).unwrap();
+    let own = builtin.replace("version: builtin-2025.1", "version: textile-2026.2").replace(
+        "    domain: management\n    grade: medium\n    reason: cost data reveals margins",
+        "    domain: management\n    grade: high\n    reason: cost data of this cluster is a trade secret",
+    );
+    assert_ne!(own, builtin);
+    let rules = data.path().join("rules.yaml");
+    std::fs::write(&rules, own).unwrap();
+    let rules_env = rules.to_str().unwrap().to_owned();
+    let args = ["up", "--data-dir", data.path().to_str().unwrap(), "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"];
+    let brain = brain_testkit::BrainProcess::spawn(&args, &[("BRAIN_GOVERNANCE__CLASSIFICATION_RULES", rules_env.as_str())]).unwrap();
+    let url = format!("{}/api/v1/tenants/{TENANT}/datasets/line-costs", brain.http);
+    let regraded = eventually(Duration::from_secs(30), "the re-classification", || async {
+        let dataset: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+        (dataset["classification"]["rules_version"] == "textile-2026.2").then_some(dataset)
+    })
+    .await;
+    assert_eq!(regraded["classification"]["grade"], "high", "{regraded}");
+    let field = regraded["classification"]["fields"].as_array().unwrap().iter().find(|f| f["field"] == "energy_cost").unwrap();
+    assert!(field["explanation"].as_str().unwrap().contains("trade secret"), "{field}");
+    drop(brain);
+
+    std::fs::write(&rules, builtin.replace("match_share: 0.5", "match_share: 2")).unwrap();
+    let output = std::process::Command::new(brain_testkit::process::brain_binary().unwrap())
+        .args(args)
+        .env("BRAIN_GOVERNANCE__CLASSIFICATION_RULES", &rules_env)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("governance.classification_rules") && stderr.contains("match_share"), "{stderr}");
+}

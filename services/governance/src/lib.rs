@@ -2,10 +2,10 @@
 //! and quality, classification and grading, rejected records, and the industry data warehouse.
 //!
 //! Built: catalog (create, read, list/search, evolve with compatibility rules), validation
-//! against schema and quality rules, the warehouse (PostgreSQL or SQLite, one row per record
-//! id), the rejected-record store with re-submission, and quality scores per day — over REST
-//! and gRPC. Classification and grading (`domain`) are not wired to the API yet: those
-//! endpoints answer UNIMPLEMENTED.
+//! against schema and quality rules (unique keys checked against the warehouse), the
+//! warehouse (PostgreSQL or SQLite, one row per record id), the rejected-record store with
+//! re-submission, quality scores per day, and classification and grading with overrides and
+//! re-classification when the rules change — over REST and gRPC.
 
 pub mod domain;
 
@@ -48,10 +48,22 @@ impl Governance {
             accepted_topic: ctx.topics.name(brain_bus::topics::GOVERNANCE_ACCEPTED),
             rejected_topic: ctx.topics.name(brain_bus::topics::GOVERNANCE_REJECTED),
         };
-        let rules = domain::ClassificationRules::builtin()
-            .map_err(|e| RuntimeError::Service { service: "governance", reason: format!("classification rules: {e}") })?;
+        let rules = classification_rules(&ctx.config.governance.classification_rules)
+            .map_err(|reason| RuntimeError::Service { service: "governance", reason })?;
+        tracing::info!(version = %rules.version, "classification rules loaded");
         Ok(Self { store, pipeline, rules: Arc::new(rules) })
     }
+}
+
+/// The built-in rules, or the brain's own from `governance.classification_rules` (YAML, or
+/// JSON when the file name ends in `.json`).
+fn classification_rules(path: &str) -> Result<domain::ClassificationRules, String> {
+    if path.is_empty() {
+        return domain::ClassificationRules::builtin().map_err(|e| format!("built-in classification rules: {e}"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("governance.classification_rules: cannot read {path}: {e}"))?;
+    let parsed = if path.ends_with(".json") { domain::ClassificationRules::from_json(&text) } else { domain::ClassificationRules::from_yaml(&text) };
+    parsed.map_err(|e| format!("governance.classification_rules: {path}: {e}"))
 }
 
 #[async_trait::async_trait]
@@ -70,9 +82,11 @@ impl Service for Governance {
 
     async fn run(self: Arc<Self>, ctx: ServiceContext) -> Result<(), RuntimeError> {
         let failed = |e: GovernanceError| RuntimeError::Service { service: "governance", reason: e.to_string() };
+        // Datasets graded under other rules are graded again, beside the consumers.
+        let reclassify = self.reclassify_outdated(ctx.shutdown.clone());
         let warehouse = self.pipeline.clone().run_warehouse(ctx.shutdown.clone());
         let rejected = self.pipeline.clone().run_rejected_store(ctx.shutdown.clone());
-        let (warehouse, rejected) = tokio::join!(warehouse, rejected);
+        let (warehouse, rejected, ()) = tokio::join!(warehouse, rejected, reclassify);
         warehouse.map_err(failed)?;
         rejected.map_err(failed)
     }

@@ -225,6 +225,34 @@ impl Governance {
         Ok(outcome)
     }
 
+    /// Re-classifies every dataset last graded under rules other than the loaded ones (the
+    /// rules file changed). Failures are logged and left for the next start or an explicit
+    /// re-classification; they do not stop the service.
+    pub(crate) async fn reclassify_outdated(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let outdated = match self.store.classified_under().await {
+            Ok(all) => all.into_iter().filter(|(_, _, version)| *version != self.rules.version).collect::<Vec<_>>(),
+            Err(error) => {
+                tracing::error!(%error, "cannot list classifications; datasets keep their grades until the next start");
+                return;
+            }
+        };
+        if outdated.is_empty() {
+            return;
+        }
+        tracing::info!(datasets = outdated.len(), rules = %self.rules.version, "re-classifying datasets graded under other rules");
+        for (tenant, dataset, version) in outdated {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            match self.classify(tenant.as_str(), &dataset).await {
+                Ok(outcome) => {
+                    tracing::info!(tenant = %tenant, dataset, from = version, grade = ?outcome.classification.grade, changes = outcome.changes.len(), "re-classified")
+                }
+                Err(error) => tracing::warn!(tenant = %tenant, dataset, %error, "re-classification failed"),
+            }
+        }
+    }
+
     /// An authorized person's grade for a field, with the reason; recorded in history.
     pub(crate) async fn override_grade(
         &self,

@@ -182,6 +182,22 @@ impl GovernanceStore {
         }
     }
 
+    /// Every classified dataset of every tenant with the version of the rules that graded it:
+    /// the platform-wide work list of a re-classification.
+    pub async fn classified_under(&self) -> Result<Vec<(TenantId, String, String)>, GovernanceError> {
+        let rows = self.store.unscoped().fetch_all("SELECT tenant_id, dataset, classification FROM governance_classifications ORDER BY tenant_id, dataset", &[]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let tenant: String = row.get("tenant_id")?;
+            let dataset: String = row.get("dataset")?;
+            let json: serde_json::Value = row.get("classification")?;
+            let version = json.get("rules_version").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+            let tenant = TenantId::new(tenant).map_err(|e| GovernanceError::Corrupt(format!("classification of {dataset}: {e}")))?;
+            out.push((tenant, dataset, version));
+        }
+        Ok(out)
+    }
+
     /// Replaces the classification; with `overridden`, also records the override in history.
     pub async fn save_classification(
         &self,
