@@ -16,7 +16,7 @@ mod service;
 pub mod targets;
 
 pub use context::{ServiceContext, Topics};
-pub use peers::Peers;
+pub use peers::{PeerChannel, Peers};
 pub use error::RuntimeError;
 pub use process::{Process, ProcessOptions, RunningProcess};
 pub use service::{Backend, Service, ServiceSpec};

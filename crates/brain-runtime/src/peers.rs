@@ -1,81 +1,129 @@
-//! How a service reaches another service's gRPC API: through this process's own listener
-//! when the other service runs here too (`brain up`, `--target=all`), otherwise at the URL
-//! in `common.peers.<service>`. Callers get a lazily connecting channel, so a peer that is
-//! down at start only fails the calls made while it is down.
+//! How a service reaches another service's gRPC API. When the other service runs in this
+//! process (`brain up`, `--target=all`) the call goes straight to its in-process gRPC routes,
+//! with no network in between; otherwise it goes over a lazily connecting channel to the URL
+//! in `common.peers.<service>`, so a peer that is down fails only the calls made meanwhile.
+//! Either way the caller uses the service's generated tonic client over a [`PeerChannel`].
 
 use crate::RuntimeError;
+use futures::future::BoxFuture;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tonic::body::Body;
+use tonic::service::Routes;
 use tonic::transport::{Channel, Endpoint};
 
-/// A single call to a peer may not take longer than this.
+/// A single call to a remote peer may not take longer than this.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-#[derive(Clone, Debug, Default)]
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The gRPC routes of this process, set once its services have registered them.
+pub(crate) type LocalRoutes = Arc<OnceLock<Routes>>;
+
+#[derive(Clone, Default)]
 pub struct Peers {
     local: Vec<&'static str>,
-    own_grpc: Option<String>,
+    routes: LocalRoutes,
     configured: BTreeMap<String, String>,
 }
 
+impl std::fmt::Debug for Peers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peers").field("local", &self.local).field("configured", &self.configured).finish_non_exhaustive()
+    }
+}
+
 impl Peers {
-    pub(crate) fn new(local: Vec<&'static str>, own_grpc: SocketAddr, configured: BTreeMap<String, String>) -> Self {
-        Self { local, own_grpc: Some(own_url(own_grpc)), configured }
+    pub(crate) fn new(local: Vec<&'static str>, routes: LocalRoutes, configured: BTreeMap<String, String>) -> Self {
+        Self { local, routes, configured }
     }
 
-    /// Where `service` answers gRPC, if this process knows.
-    pub fn url(&self, service: &str) -> Option<String> {
+    /// A channel to `service`'s gRPC API; None when it is neither in this process nor
+    /// configured in `common.peers`.
+    pub fn channel(&self, service: &'static str) -> Result<Option<PeerChannel>, RuntimeError> {
         if self.local.contains(&service) {
-            return self.own_grpc.clone();
+            return Ok(Some(PeerChannel(Route::Local(self.routes.clone()))));
         }
-        self.configured.get(&service.replace('-', "_")).cloned()
-    }
-
-    /// A lazily connecting channel to `service`; None when it is neither in this process nor
-    /// configured.
-    pub fn channel(&self, service: &'static str) -> Result<Option<Channel>, RuntimeError> {
-        let Some(url) = self.url(service) else { return Ok(None) };
+        let Some(url) = self.configured.get(&service.replace('-', "_")) else { return Ok(None) };
         let endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| RuntimeError::Service { service, reason: format!("peer URL `{url}`: {e}") })?
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true);
-        Ok(Some(endpoint.connect_lazy()))
+        Ok(Some(PeerChannel::remote(endpoint.connect_lazy())))
     }
 }
 
-/// The listener's address as a client dials it: a wildcard bind is reached on loopback.
-fn own_url(addr: SocketAddr) -> String {
-    let ip = match addr.ip() {
-        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_owned(),
-        ip if ip.is_unspecified() => "[::1]".to_owned(),
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        ip => ip.to_string(),
-    };
-    format!("http://{ip}:{}", addr.port())
+/// What a generated tonic client runs over: in-process routes or a network channel.
+#[derive(Clone)]
+pub struct PeerChannel(Route);
+
+#[derive(Clone)]
+enum Route {
+    Local(LocalRoutes),
+    Remote(Channel),
+}
+
+impl PeerChannel {
+    pub fn remote(channel: Channel) -> Self {
+        Self(Route::Remote(channel))
+    }
+}
+
+impl tower::Service<http::Request<Body>> for PeerChannel {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match &mut self.0 {
+            Route::Local(_) => Poll::Ready(Ok(())),
+            Route::Remote(channel) => tower::Service::poll_ready(channel, cx).map_err(Into::into),
+        }
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        match &mut self.0 {
+            Route::Local(routes) => match routes.get().cloned() {
+                Some(mut routes) => Box::pin(async move { Ok(tower::Service::call(&mut routes, request).await?) }),
+                None => Box::pin(async { Err("the service's gRPC routes are not registered yet".into()) }),
+            },
+            Route::Remote(channel) => {
+                let call = tower::Service::call(channel, request);
+                Box::pin(async move { Ok(call.await?) })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn local_services_use_the_own_listener_and_others_the_config() {
-        let configured = BTreeMap::from([("model_gateway".to_owned(), "http://gw:50051".to_owned())]);
-        let peers = Peers::new(vec!["governance"], "0.0.0.0:4000".parse().unwrap(), configured);
-        assert_eq!(peers.url("governance").unwrap(), "http://127.0.0.1:4000");
-        assert_eq!(peers.url("model-gateway").unwrap(), "http://gw:50051");
-        assert_eq!(peers.url("evaluation"), None);
-        assert_eq!(own_url("[::]:9".parse().unwrap()), "http://[::1]:9");
-        assert_eq!(own_url("10.0.0.7:9".parse().unwrap()), "http://10.0.0.7:9");
-    }
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
 
     #[tokio::test]
-    async fn channels_connect_lazily() {
-        let peers = Peers::new(vec!["governance"], "127.0.0.1:1".parse().unwrap(), BTreeMap::new());
-        assert!(peers.channel("governance").unwrap().is_some(), "nothing listens on port 1, and no call was made");
+    async fn local_services_answer_in_process_and_others_need_config() {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter.set_service_status("brain.test.v1.Svc", tonic_health::ServingStatus::Serving).await;
+        let routes = LocalRoutes::default();
+        let configured = BTreeMap::from([("model_gateway".to_owned(), "http://127.0.0.1:1".to_owned())]);
+        let peers = Peers::new(vec!["governance"], routes.clone(), configured);
+        let mut client = HealthClient::new(peers.channel("governance").unwrap().unwrap());
+        let early = client.check(HealthCheckRequest { service: String::new() }).await.unwrap_err();
+        assert!(early.message().contains("not registered yet"), "{early}");
+
+        let mut builder = tonic::service::RoutesBuilder::default();
+        builder.add_service(health);
+        assert!(routes.set(builder.routes()).is_ok());
+        let answer = client.check(HealthCheckRequest { service: "brain.test.v1.Svc".into() }).await.unwrap().into_inner();
+        assert_eq!(answer.status, ServingStatus::Serving as i32);
+
+        let mut remote = HealthClient::new(peers.channel("model-gateway").unwrap().unwrap());
+        assert!(remote.check(HealthCheckRequest::default()).await.is_err(), "nothing listens on port 1");
         assert!(peers.channel("evaluation").unwrap().is_none());
     }
 }

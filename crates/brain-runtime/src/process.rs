@@ -111,12 +111,9 @@ impl Process {
         let shutdown = CancellationToken::new();
         let backends = open_backends(&config, &needed, &specs).await?;
 
-        let http_listener = bind("HTTP", &config.common.http_addr).await?;
-        let grpc_listener = bind("gRPC", &config.common.grpc_addr).await?;
-        let http_addr = http_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "HTTP", addr: config.common.http_addr.clone(), source })?;
-        let grpc_addr = grpc_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "gRPC", addr: config.common.grpc_addr.clone(), source })?;
-        // Bound before services are built: they learn where their in-process peers answer.
-        let peers = crate::Peers::new(specs.iter().map(|s| s.name).collect(), grpc_addr, config.common.peers.clone());
+        // Services in this process call each other through its gRPC routes, set once built.
+        let local_routes = crate::peers::LocalRoutes::default();
+        let peers = crate::Peers::new(specs.iter().map(|s| s.name).collect(), local_routes.clone(), config.common.peers.clone());
 
         let mut services: Vec<(&'static str, Arc<dyn Service>, ServiceContext)> = Vec::new();
         for spec in &specs {
@@ -135,6 +132,11 @@ impl Process {
         }
 
 
+        let http_listener = bind("HTTP", &config.common.http_addr).await?;
+        let grpc_listener = bind("gRPC", &config.common.grpc_addr).await?;
+        let http_addr = http_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "HTTP", addr: config.common.http_addr.clone(), source })?;
+        let grpc_addr = grpc_listener.local_addr().map_err(|source| RuntimeError::Bind { what: "gRPC", addr: config.common.grpc_addr.clone(), source })?;
+
         // gRPC: services, health, reflection.
         let (health, health_service) = tonic_health::server::health_reporter();
         let mut routes = tonic::service::RoutesBuilder::default();
@@ -149,11 +151,14 @@ impl Process {
         health.set_service_status("", tonic_health::ServingStatus::Serving).await;
         let reflection = grpc::reflection().map_err(|e| RuntimeError::Server { what: "gRPC reflection", reason: e.to_string() })?;
         routes.add_service(health_service).add_service(reflection);
+        let routes = routes.routes();
+        // Only this function sets it, once: an error cannot happen.
+        let _ = local_routes.set(routes.clone());
         let grpc_shutdown = shutdown.clone();
         let grpc_server = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .layer(grpc::ObserveLayer)
-                .add_routes(routes.routes())
+                .add_routes(routes)
                 // No Nagle: small acks of a gRPC stream must not wait for the peer's delayed ACK.
                 .serve_with_incoming_shutdown(
                     tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),

@@ -11,7 +11,7 @@ use brain_proto::governance::v1::catalog_service_client::CatalogServiceClient;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tonic::transport::Channel;
+use brain_runtime::PeerChannel;
 
 /// Datasets are never deleted, so a known dataset stays known for a while.
 const KNOWN_FOR: Duration = Duration::from_secs(300);
@@ -33,12 +33,12 @@ pub(crate) enum Presence {
 
 #[derive(Clone, Default)]
 pub(crate) struct CatalogCheck {
-    client: Option<CatalogServiceClient<Channel>>,
+    client: Option<CatalogServiceClient<PeerChannel>>,
     answers: Arc<Mutex<Answers>>,
 }
 
 impl CatalogCheck {
-    pub fn new(governance: Option<Channel>) -> Self {
+    pub fn new(governance: Option<PeerChannel>) -> Self {
         Self { client: governance.map(CatalogServiceClient::new), answers: Arc::default() }
     }
 
@@ -95,7 +95,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_governance_leaves_records_unchecked() {
         let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy();
-        let check = CatalogCheck::new(Some(channel));
+        let check = CatalogCheck::new(Some(PeerChannel::remote(channel)));
         assert_eq!(check.presence("t", "d").await, Presence::Unchecked);
         assert_eq!(check.cached(&("t".into(), "d".into())), None, "failures are not cached");
     }
