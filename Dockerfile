@@ -11,10 +11,10 @@
 #
 #   cargo build --locked --profile release --workspace --bins
 #
-# tests/tests/deploy.rs runs the cargo command of the RUN step below with CARGO_PROFILE=dev
-# outside Docker, so a Dockerfile whose build step no longer works fails the tests. The other
-# workspace binary (brain-load) is built too and left behind: building exactly what CI built
-# is worth the extra minute. Nothing beyond the Rust toolchain is needed: protoc is vendored
+# With CARGO_PROFILE=dev it is exactly what infra/test.sh builds before the tests run;
+# tests/tests/deploy.rs checks that the RUN step still says so, that Cargo.lock satisfies
+# --locked, and lints this file with hadolint. The other workspace binary (brain-load) is
+# built too and left behind: building exactly what CI built is worth the extra minute. Nothing beyond the Rust toolchain is needed: protoc is vendored
 # and librdkafka is compiled from its vendored sources.
 #
 # Without Docker, the same image content is: the binary from that command, copied to

@@ -236,6 +236,13 @@ chart owns on top. Secrets never appear here; see "industry-brain.env".
 {{- else if not $v.redis.enabled }}
 {{- $_ := set $common "cache" "memory://" }}
 {{- end }}
+{{- if and $v.peers.enabled (eq $v.deploymentMode "Distributed") }}
+{{- $peers := dict }}
+{{- range $s := include "industry-brain.enabledServices" . | fromJsonArray }}
+{{- $_ := set $peers (replace "-" "_" $s.target) (printf "http://%s-%s:%d" (include "industry-brain.fullname" $) $s.target (int $v.ports.grpc)) }}
+{{- end }}
+{{- $_ := set $common "peers" $peers }}
+{{- end }}
 {{- $generated := dict "common" $common }}
 {{- $merged := mustMergeOverwrite (deepCopy $v.config) $generated }}
 {{- toYaml $merged }}
