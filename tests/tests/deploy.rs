@@ -328,6 +328,13 @@ fn every_config_the_chart_writes_passes_brain_config_check() {
         std::fs::write(&file, yaml).unwrap();
         let (ok, said) = config_check(&file, &BTreeMap::new());
         assert!(ok, "{label}: brain config check refused the ConfigMap:\n{said}\n{yaml}");
+        // Distributed services find each other through common.peers: one URL per Deployment.
+        let config: Value = serde_yaml::from_str(yaml).unwrap();
+        for deployment in objects.iter().filter(|o| kind(o) == "Deployment") {
+            let component = deployment["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap();
+            let peer = config["common"]["peers"][component.replace('-', "_").as_str()].as_str();
+            assert_eq!(peer, Some(format!("http://brain-industry-brain-{component}:50051").as_str()), "{label}: peer of {component}");
+        }
         for workload in objects.iter().filter(|o| matches!(kind(o), "Deployment" | "StatefulSet")) {
             let env = brain_env(&workload["spec"]["template"]["spec"]["containers"][0]);
             let (ok, said) = config_check(&file, &env);
