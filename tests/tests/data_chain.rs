@@ -12,25 +12,6 @@ use std::time::Duration;
 
 const TENANT: &str = "91330100MA27XKQ71B";
 
-fn dataset_spec() -> Value {
-    json!({
-        "name": "production-output",
-        "title": "Daily output per production line",
-        "description": "Woven fabric output and energy use per line (织造产量与能耗)",
-        "library": "industry",
-        "domain": "production",
-        "fields": [
-            {"name": "enterprise_uscc", "type": "string", "required": true},
-            {"name": "line", "type": "string", "required": true},
-            {"name": "fabric", "type": "string"},
-            {"name": "output_m", "type": "integer", "required": true},
-            {"name": "energy_kwh", "type": "number"}
-        ],
-        "quality_rules": [{"rule": "range", "field": "output_m", "min": 0, "max": 100000}],
-        "lineage_sources": ["91330100MA27XKQ71B/mes-raw"]
-    })
-}
-
 async fn records(client: &reqwest::Client, http: &str, dataset: &str) -> Vec<Value> {
     // A small page size so that paging itself is exercised.
     records_paged(client, http, dataset, 7).await
@@ -69,9 +50,9 @@ async fn wait_for_count(client: &reqwest::Client, http: &str, dataset: &str, n: 
 /// The scenario, given where ingestion and governance answer (one process or two).
 async fn data_chain(ingest_http: &str, governance_http: &str) {
     let client = http();
-    let created = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&dataset_spec()).send().await.unwrap();
+    let created = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&textile_dataset()).send().await.unwrap();
     assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-    let again = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&dataset_spec()).send().await.unwrap();
+    let again = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&textile_dataset()).send().await.unwrap();
     assert_eq!(again.status(), 409);
 
     let mut batch = textile_batch(1, 5);
@@ -143,7 +124,7 @@ async fn data_chain(ingest_http: &str, governance_http: &str) {
     assert_eq!(quality["score"], 60.0);
 
     // A unique key admits one record id per key value, in a batch and against the warehouse.
-    let mut spec = dataset_spec();
+    let mut spec = textile_dataset();
     spec["name"] = json!("line-output");
     spec["quality_rules"] = json!([{"rule": "unique_key", "fields": ["enterprise_uscc", "line"]}]);
     let created = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&spec).send().await.unwrap();
@@ -175,7 +156,7 @@ async fn data_chain(ingest_http: &str, governance_http: &str) {
 
     // Compatible evolution is allowed; an incompatible one explains the rule.
     let schema_url = format!("{governance_http}/api/v1/tenants/{TENANT}/datasets/production-output/schema");
-    let mut fields = dataset_spec()["fields"].clone();
+    let mut fields = textile_dataset()["fields"].clone();
     fields.as_array_mut().unwrap().push(json!({"name": "shift", "type": "string"}));
     let evolved: Value = client.post(&schema_url).json(&json!({"fields": fields})).send().await.unwrap().json().await.unwrap();
     assert_eq!(evolved["schema_version"], 2, "{evolved}");
@@ -214,7 +195,7 @@ async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
     // Ingestion asks governance about datasets, but does not stop taking records when it is gone.
     let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));
     let client = http();
-    let created = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets", governance.http)).json(&dataset_spec()).send().await.unwrap();
+    let created = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets", governance.http)).json(&textile_dataset()).send().await.unwrap();
     assert_eq!(created.status(), 201);
 
     // Push 40 batches of 50 while governance is killed and restarted in the middle.

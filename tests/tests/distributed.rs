@@ -53,6 +53,8 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
     let tenant = "91330100MA27XKQ71B";
+    let created = client.post(format!("{}/api/v1/tenants/{tenant}/datasets", front.http)).json(&textile_dataset()).send().await.unwrap();
+    assert_eq!(created.status(), 201);
     let ack: serde_json::Value = client
         .post(format!("{}/api/v1/tenants/{tenant}/datasets/production-output/records", front.http))
         .header("traceparent", &traceparent)

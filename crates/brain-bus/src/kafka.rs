@@ -26,6 +26,7 @@ pub struct KafkaBus {
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     known_topics: Mutex<HashSet<String>>,
+    group_prefix: String,
 }
 
 impl KafkaBus {
@@ -39,7 +40,13 @@ impl KafkaBus {
             .set("partitioner", "consistent")
             .create()?;
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", servers).create()?;
-        Ok(Self { servers: servers.to_owned(), settings, producer, admin, known_topics: Mutex::new(HashSet::new()) })
+        Ok(Self { servers: servers.to_owned(), settings, producer, admin, known_topics: Mutex::new(HashSet::new()), group_prefix: String::new() })
+    }
+
+    /// Consumer groups become `<prefix>.<group>` on the broker.
+    pub fn with_group_prefix(mut self, prefix: &str) -> Self {
+        self.group_prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
+        self
     }
 
     fn consumer_config(&self, group: &str) -> ClientConfig {
@@ -149,7 +156,7 @@ impl EventBus for KafkaBus {
         for topic in topics {
             self.ensure_topic(topic).await?;
         }
-        let consumer: StreamConsumer = self.consumer_config(group).create()?;
+        let consumer: StreamConsumer = self.consumer_config(&format!("{}{group}", self.group_prefix)).create()?;
         let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer.subscribe(&names)?;
         Ok(Box::new(KafkaSubscription { consumer: Arc::new(consumer) }))

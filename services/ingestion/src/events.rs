@@ -69,7 +69,7 @@ impl Publisher {
                 }
             }
         }
-        let usage_id = uuid::Uuid::now_v7().to_string();
+        let usage_id = usage_id(tenant, dataset, outcomes);
         let usage = UsageEvent {
             id: usage_id.clone(),
             tenant_id: tenant.to_owned(),
@@ -83,11 +83,18 @@ impl Publisher {
         };
         let ce = CloudEvent { id: &usage_id, kind: "brain.usage.event.v1", source: SOURCE, subject: dataset, tenant };
         let usage_event = Event::cloud(&ce, tenant.to_owned(), usage.encode_to_vec());
-        // Records first: the usage event must never count records that are not on the bus.
-        let (records, dead) = tokio::join!(self.publish_some(&self.records_topic, accepted), self.publish_some(&self.rejected_topic, rejected));
+        // All three at once: the acknowledgement waits for one bus round trip, not two. The
+        // usage id is derived from the batch, so a batch sent again (after an error or a lost
+        // acknowledgement) is metered once; only a batch whose records failed and that is never
+        // sent again stays metered.
+        let (records, dead, usage) = tokio::join!(
+            self.publish_some(&self.records_topic, accepted),
+            self.publish_some(&self.rejected_topic, rejected),
+            self.bus.publish(&self.usage_topic, vec![usage_event]),
+        );
         records?;
         dead?;
-        self.bus.publish(&self.usage_topic, vec![usage_event]).await?;
+        usage?;
         Ok(())
     }
 
@@ -96,5 +103,40 @@ impl Publisher {
             self.bus.publish(topic, events).await?;
         }
         Ok(())
+    }
+}
+
+/// The usage event's id: a hash of the batch's tenant, dataset and accepted record ids.
+fn usage_id(tenant: &str, dataset: &str, outcomes: &[RecordOutcome]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [tenant, dataset] {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    for outcome in outcomes {
+        if let RecordOutcome::Accepted { id, .. } = outcome {
+            hash.update((id.len() as u64).to_be_bytes());
+            hash.update(id.as_bytes());
+        }
+    }
+    format!("usage-{}", hex::encode(&hash.finalize()[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepted(id: &str) -> RecordOutcome {
+        RecordOutcome::Accepted { index: 0, id: id.into(), event_time_ms: 0, payload_json: vec![] }
+    }
+
+    #[test]
+    fn a_batch_sent_again_has_the_same_usage_id() {
+        let batch = [accepted("a"), accepted("b")];
+        assert_eq!(usage_id("t", "d", &batch), usage_id("t", "d", &[accepted("a"), accepted("b")]));
+        assert_ne!(usage_id("t", "d", &batch), usage_id("t", "d", &[accepted("a")]));
+        assert_ne!(usage_id("t", "d", &batch), usage_id("t", "e", &batch));
+        assert_ne!(usage_id("t", "da", &[accepted("b")]), usage_id("t", "d", &[accepted("ab")]), "fields are length-prefixed");
     }
 }

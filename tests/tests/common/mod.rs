@@ -70,6 +70,26 @@ pub fn brain_up(data_dir: &std::path::Path) -> brain_testkit::BrainProcess {
     .unwrap()
 }
 
+/// The catalog entry of the records [`textile_batch`] makes: daily output per production line.
+pub fn textile_dataset() -> serde_json::Value {
+    serde_json::json!({
+        "name": "production-output",
+        "title": "Daily output per production line",
+        "description": "Woven fabric output and energy use per line (织造产量与能耗)",
+        "library": "industry",
+        "domain": "production",
+        "fields": [
+            {"name": "enterprise_uscc", "type": "string", "required": true},
+            {"name": "line", "type": "string", "required": true},
+            {"name": "fabric", "type": "string"},
+            {"name": "output_m", "type": "integer", "required": true},
+            {"name": "energy_kwh", "type": "number"}
+        ],
+        "quality_rules": [{"rule": "range", "field": "output_m", "min": 0, "max": 100000}],
+        "lineage_sources": ["91330100MA27XKQ71B/mes-raw"]
+    })
+}
+
 /// Textile records as an enterprise would push them.
 pub fn textile_batch(batch: usize, size: usize) -> serde_json::Value {
     let records: Vec<serde_json::Value> = (0..size)

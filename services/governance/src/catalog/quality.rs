@@ -44,7 +44,7 @@ impl QualityRule {
 
 /// Rules compiled once per dataset version (regexes parsed, patterns checked).
 pub struct CompiledRules {
-    rules: Vec<(QualityRule, Option<regex_lite::Regex>)>,
+    rules: Vec<(QualityRule, Option<regex::Regex>)>,
 }
 
 /// Why a rule set was refused when a dataset was created or changed.
@@ -53,7 +53,7 @@ pub fn compile(rules: &[QualityRule]) -> Result<CompiledRules, Vec<Violation>> {
     let mut violations = Vec::new();
     for (i, rule) in rules.iter().enumerate() {
         let regex = match rule {
-            QualityRule::Regex { field, pattern } => match regex_lite::Regex::new(pattern) {
+            QualityRule::Regex { field, pattern } => match regex::Regex::new(pattern) {
                 Ok(regex) => Some(regex),
                 Err(e) => {
                     violations.push(Violation {
