@@ -17,6 +17,7 @@ pub struct Config {
     pub service_opening: ServiceOpeningConfig,
     pub portal_api: PortalApiConfig,
     pub evaluation: EvaluationConfig,
+    pub trust: TrustConfig,
 }
 
 /// What a brain is: an industry brain, or the provincial capability center.
@@ -538,6 +539,80 @@ pub struct GovernanceConfig {
     pub classification_rules: String,
 }
 
+/// The trust layer: identity, sessions, the ledger and signed reports. Key files hold
+/// Ed25519 private keys (PKCS#8 PEM); empty paths mean files under `common.data_dir`,
+/// generated on first start (embedded mode). Key contents are never logged or printed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustConfig {
+    /// Signs access tokens. Empty = `<data_dir>/jwt-signing.pem`.
+    pub jwt_signing_key_file: String,
+    /// Signs ledger checkpoints and trusted-status reports. Empty = `<data_dir>/ledger-signing.pem`.
+    pub ledger_signing_key_file: String,
+    /// `iss` and `aud` of the access tokens this brain issues.
+    pub token_issuer: String,
+    pub access_token_ttl_seconds: u64,
+    /// A session ends after this long without a refresh.
+    pub session_idle_timeout_seconds: u64,
+    /// …and after this long in any case.
+    pub session_max_seconds: u64,
+    /// Failed sign-ins in a row that lock an account, and for how long.
+    pub lockout_threshold: u32,
+    pub lockout_seconds: u64,
+    /// How often the ledger's head is signed into a checkpoint.
+    pub ledger_checkpoint_seconds: u64,
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self {
+            jwt_signing_key_file: String::new(),
+            ledger_signing_key_file: String::new(),
+            token_issuer: "industry-brain".into(),
+            access_token_ttl_seconds: 900,
+            session_idle_timeout_seconds: 1800,
+            session_max_seconds: 12 * 3600,
+            lockout_threshold: 5,
+            lockout_seconds: 900,
+            ledger_checkpoint_seconds: 60,
+        }
+    }
+}
+
+impl TrustConfig {
+    pub fn jwt_key_path(&self, common: &Common) -> String {
+        key_path(&self.jwt_signing_key_file, common, "jwt-signing.pem")
+    }
+
+    pub fn ledger_key_path(&self, common: &Common) -> String {
+        key_path(&self.ledger_signing_key_file, common, "ledger-signing.pem")
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let ranges: [(&str, u64, u64, u64); 6] = [
+            ("trust.access_token_ttl_seconds", self.access_token_ttl_seconds, 60, 3600),
+            ("trust.session_idle_timeout_seconds", self.session_idle_timeout_seconds, 60, 86_400),
+            ("trust.session_max_seconds", self.session_max_seconds, 300, 30 * 86_400),
+            ("trust.lockout_threshold", u64::from(self.lockout_threshold), 3, 20),
+            ("trust.lockout_seconds", self.lockout_seconds, 60, 86_400),
+            ("trust.ledger_checkpoint_seconds", self.ledger_checkpoint_seconds, 1, 86_400),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(invalid(key, format!("{value} is outside {min}..={max}")));
+            }
+        }
+        if self.token_issuer.trim().is_empty() {
+            return Err(invalid("trust.token_issuer", "must not be empty"));
+        }
+        Ok(())
+    }
+}
+
+fn key_path(configured: &str, common: &Common, file: &str) -> String {
+    if configured.is_empty() { format!("{}/{file}", common.data_dir.trim_end_matches('/')) } else { configured.to_owned() }
+}
+
 /// Sections of services whose settings arrive with their domain logic; present now so that
 /// a config written for a later version is checked key by key.
 
@@ -628,6 +703,7 @@ impl Config {
             return Err(invalid("bus.kafka_heartbeat_interval_ms", "must be above 0 and below bus.kafka_session_timeout_ms"));
         }
         self.ingestion.validate(c)?;
+        self.trust.validate()?;
         Ok(())
     }
 }

@@ -216,3 +216,14 @@ fn peers_come_from_yaml_or_env_and_are_checked() {
     let err = parse("common:\n  peers:\n    governance: brain-governance:50051\n", &[]).unwrap_err().to_string();
     assert!(err.contains("http:// or https://"), "{err}");
 }
+
+#[test]
+fn trust_keys_default_under_the_data_dir_and_ranges_are_checked() {
+    let config = parse("common:\n  data_dir: /var/lib/brain/\n", &[]).unwrap();
+    assert_eq!(config.trust.jwt_key_path(&config.common), "/var/lib/brain/jwt-signing.pem");
+    assert_eq!(config.trust.ledger_key_path(&config.common), "/var/lib/brain/ledger-signing.pem");
+    let config = parse("trust:\n  ledger_signing_key_file: /run/secrets/ledger.pem\n", &[]).unwrap();
+    assert_eq!(config.trust.ledger_key_path(&config.common), "/run/secrets/ledger.pem");
+    let err = parse("trust:\n  lockout_threshold: 1\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("trust.lockout_threshold") && err.contains("3..=20"), "{err}");
+}
