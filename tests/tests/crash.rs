@@ -14,6 +14,7 @@ use std::time::Duration;
 async fn kill_9_loses_no_acknowledged_record() {
     let data = tempfile::tempdir().unwrap();
     let mut brain = brain_up(data.path());
+    register_dataset(&http(), &brain.http, "91330100MA27XKQ71B", &textile_dataset()).await;
     let url = format!("{}/api/v1/tenants/91330100MA27XKQ71B/datasets/production-output/records", brain.http);
     let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();
 

@@ -100,6 +100,7 @@ async fn ingested_records_are_metered_by_evaluation() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
     let client = http();
+    register_dataset(&client, &brain.http, "91330100MA27XKQ71B", &textile_dataset()).await;
     let url = format!("{}/api/v1/tenants/91330100MA27XKQ71B/datasets/production-output/records", brain.http);
     let mut batch = textile_batch(1, 5);
     batch.as_array_mut().unwrap().push(serde_json::json!({"_event_time": "last tuesday", "line": "L9"}));
@@ -131,7 +132,17 @@ async fn bad_input_gets_precise_errors() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
     let client = http();
+    let orders = serde_json::json!({
+        "name": "orders", "title": "Orders", "library": "industry", "domain": "management",
+        "fields": [{"name": "a", "type": "integer"}, {"name": "b", "type": "integer"}]
+    });
+    register_dataset(&client, &brain.http, "acme", &orders).await;
     let url = format!("{}/api/v1/tenants/acme/datasets/orders/records", brain.http);
+
+    let unknown = client.post(format!("{}/api/v1/tenants/acme/datasets/invoices/records", brain.http)).json(&serde_json::json!([{"a": 1}])).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let problem: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(problem["code"], "not_found", "{problem}");
 
     let malformed = client.post(&url).body("[{\"a\":1},").header("content-type", "application/json").send().await.unwrap();
     assert_eq!(malformed.status(), 400);

@@ -47,6 +47,12 @@ pub mod portal {
         tonic::include_proto!("brain.portal.v1");
     }
 }
+pub mod trust {
+    pub mod v1 {
+        tonic::include_proto!("brain.trust.v1");
+    }
+}
+
 pub mod evaluation {
     pub mod v1 {
         tonic::include_proto!("brain.evaluation.v1");

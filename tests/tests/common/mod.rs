@@ -90,6 +90,12 @@ pub fn textile_dataset() -> serde_json::Value {
     })
 }
 
+/// Registers a dataset in the catalog of the governance at `http`; panics unless created.
+pub async fn register_dataset(client: &reqwest::Client, http: &str, tenant: &str, spec: &serde_json::Value) {
+    let created = client.post(format!("{http}/api/v1/tenants/{tenant}/datasets")).json(spec).send().await.unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+}
+
 /// Textile records as an enterprise would push them.
 pub fn textile_batch(batch: usize, size: usize) -> serde_json::Value {
     let records: Vec<serde_json::Value> = (0..size)

@@ -1,0 +1,7 @@
+//! Pure logic of the trust layer: no I/O, no clock (callers pass `now`).
+
+pub mod grants;
+pub mod products;
+
+pub use grants::{Access, AccessRequest, Grant, GrantError, GrantStatus, Narrowing, Period};
+pub use products::{Filter, FilterOp, Product, ProductStatus};
