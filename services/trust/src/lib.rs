@@ -8,3 +8,7 @@
 //! the runtime once that API answers.
 
 pub mod domain;
+mod error;
+pub mod store;
+
+pub use error::TrustError;

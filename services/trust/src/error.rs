@@ -1,0 +1,33 @@
+use crate::domain::GrantError;
+use brain_core::{ErrorCode, ServiceError, Violation};
+
+/// Errors of the trust service.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error(transparent)]
+    Grant(#[from] GrantError),
+    #[error("{what} {id} does not exist")]
+    NotFound { what: &'static str, id: String },
+    #[error("stored {what} {id} is unreadable: {reason}")]
+    Corrupt { what: &'static str, id: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] brain_store::StoreError),
+}
+
+impl ServiceError for TrustError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Grant(e) => e.code(),
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::Corrupt { .. } => ErrorCode::Internal,
+            Self::Store(e) => e.code(),
+        }
+    }
+
+    fn violations(&self) -> Vec<Violation> {
+        match self {
+            Self::Grant(e) => e.violations(),
+            _ => Vec::new(),
+        }
+    }
+}
