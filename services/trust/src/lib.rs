@@ -1,11 +1,15 @@
 //! Trust service (可信): who may do what with whose data.
 //!
-//! Being built for issue 4, domain logic first: [`domain::grants`] (authorized use of data:
-//! request, approve with narrowing, deny, revoke, expiry, and what a read under a grant may
-//! see) and [`domain::products`] (data products registered before they circulate, with their
-//! row filters). Identity, the ledger API and trusted-status reports join them with the
-//! service's API (contract: `proto/brain/trust/v1/trust.proto`); the service registers with
-//! the runtime once that API answers.
+//! Being built for issue 4, domain logic and storage first:
+//! - [`domain::grants`]: authorized use of data — request, approve with narrowing, deny,
+//!   revoke, expiry, and what a read under a grant may see;
+//! - [`domain::products`]: data products registered before they circulate, with row filters;
+//! - [`domain::reports`]: signed trusted-status reports, verifiable offline;
+//! - [`store`]: products and per-party grant rows on both SQL engines.
+//!
+//! Identity and the ledger API join them with the service's API (contract:
+//! `proto/brain/trust/v1/trust.proto`); the service registers with the runtime once that API
+//! answers.
 
 pub mod domain;
 mod error;

@@ -2,6 +2,7 @@
 
 pub mod grants;
 pub mod products;
+pub mod reports;
 
 pub use grants::{Access, AccessRequest, Grant, GrantError, GrantStatus, Narrowing, Period};
 pub use products::{Filter, FilterOp, Product, ProductStatus};
