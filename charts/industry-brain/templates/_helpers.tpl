@@ -181,6 +181,9 @@ Cross-field rules JSON schema cannot express with a clear message: fail renderin
 {{- if and $v.postgresql.tls.enabled (empty $v.postgresql.tls.existingSecret) }}
 {{- fail "postgresql.tls.enabled needs postgresql.tls.existingSecret (a Secret with ca.crt)" }}
 {{- end }}
+{{- if and $v.kafka.sasl.enabled (or (empty $v.kafka.sasl.username) (empty $v.kafka.sasl.existingSecret)) }}
+{{- fail "kafka.sasl.enabled needs kafka.sasl.username and kafka.sasl.existingSecret (the password)" }}
+{{- end }}
 {{- if and $v.kafka.tls.enabled (empty $v.kafka.tls.existingSecret) }}
 {{- fail "kafka.tls.enabled needs kafka.tls.existingSecret (a Secret with ca.crt)" }}
 {{- end }}
@@ -244,6 +247,21 @@ chart owns on top. Secrets never appear here; see "industry-brain.env".
 {{- $_ := set $common "peers" $peers }}
 {{- end }}
 {{- $generated := dict "common" $common }}
+{{- if and $v.kafka.enabled (or $v.kafka.tls.enabled $v.kafka.sasl.enabled) }}
+{{- $security := dict "protocol" (ternary (ternary "sasl_ssl" "ssl" $v.kafka.sasl.enabled) "sasl_plaintext" $v.kafka.tls.enabled) }}
+{{- if $v.kafka.tls.enabled }}
+{{- $_ := set $security "ssl_ca_location" "/etc/brain/tls/kafka/ca.crt" }}
+{{- if $v.kafka.tls.clientCertificate }}
+{{- $_ := set $security "ssl_certificate_location" "/etc/brain/tls/kafka/tls.crt" }}
+{{- $_ := set $security "ssl_key_location" "/etc/brain/tls/kafka/tls.key" }}
+{{- end }}
+{{- end }}
+{{- if $v.kafka.sasl.enabled }}
+{{- $_ := set $security "sasl_mechanism" $v.kafka.sasl.mechanism }}
+{{- $_ := set $security "sasl_username" $v.kafka.sasl.username }}
+{{- end }}
+{{- $_ := set $generated "bus" (dict "kafka_security" $security) }}
+{{- end }}
 {{- $merged := mustMergeOverwrite (deepCopy $v.config) $generated }}
 {{- toYaml $merged }}
 {{- end }}
@@ -296,6 +314,13 @@ Environment of a brain container; call with (dict "root" $ "component" "ingestio
   value: /etc/brain/tls/postgresql/tls.key
 {{- end }}
 {{- end }}
+{{- end }}
+{{- if and $v.kafka.enabled $v.kafka.sasl.enabled }}
+- name: BRAIN_BUS__KAFKA_SECURITY__SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.kafka.sasl.existingSecret }}
+      key: {{ $v.kafka.sasl.passwordKey }}
 {{- end }}
 {{- if and $v.redis.enabled $v.redis.auth.existingSecret }}
 - name: REDIS_PASSWORD

@@ -21,7 +21,8 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 const REPLAY_IDLE: Duration = Duration::from_millis(1500);
 
 pub struct KafkaBus {
-    servers: String,
+    /// Brokers and security settings every client of this bus starts from.
+    base: ClientConfig,
     settings: BusSettings,
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
@@ -29,18 +30,42 @@ pub struct KafkaBus {
     group_prefix: String,
 }
 
+/// Client settings shared by the producer, the admin client and every consumer.
+fn client_base(servers: &str, security: &brain_config::KafkaSecurity) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", servers).set("security.protocol", security.protocol.as_librdkafka());
+    let optional = [
+        ("ssl.ca.location", &security.ssl_ca_location),
+        ("ssl.certificate.location", &security.ssl_certificate_location),
+        ("ssl.key.location", &security.ssl_key_location),
+        ("sasl.mechanism", &security.sasl_mechanism),
+        ("sasl.username", &security.sasl_username),
+        ("sasl.password", &security.sasl_password),
+    ];
+    for (key, value) in optional.into_iter().filter(|(_, v)| !v.is_empty()) {
+        config.set(key, value);
+    }
+    config
+}
+
 impl KafkaBus {
     pub fn new(servers: &str, settings: BusSettings) -> Result<Self, BusError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", servers)
+        Self::secured(servers, settings, &brain_config::KafkaSecurity::default())
+    }
+
+    /// A bus whose producer, admin and consumers all connect with `security` (TLS, SASL).
+    pub fn secured(servers: &str, settings: BusSettings, security: &brain_config::KafkaSecurity) -> Result<Self, BusError> {
+        let base = client_base(servers, security);
+        let producer: FutureProducer = base
+            .clone()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", settings.linger_ms.to_string())
             .set("message.timeout.ms", "30000")
             .set("partitioner", "consistent")
             .create()?;
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new().set("bootstrap.servers", servers).create()?;
-        Ok(Self { servers: servers.to_owned(), settings, producer, admin, known_topics: Mutex::new(HashSet::new()), group_prefix: String::new() })
+        let admin: AdminClient<DefaultClientContext> = base.create()?;
+        Ok(Self { base, settings, producer, admin, known_topics: Mutex::new(HashSet::new()), group_prefix: String::new() })
     }
 
     /// Consumer groups become `<prefix>.<group>` on the broker.
@@ -50,9 +75,8 @@ impl KafkaBus {
     }
 
     fn consumer_config(&self, group: &str) -> ClientConfig {
-        let mut config = ClientConfig::new();
+        let mut config = self.base.clone();
         config
-            .set("bootstrap.servers", &self.servers)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -220,5 +244,39 @@ impl Subscription for KafkaSubscription {
         .map_err(|_| BusError::Closed)??;
         metrics::get().committed.add(1, &metrics::labels("kafka", &delivered.topic));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_config::{KafkaProtocol, KafkaSecurity};
+
+    fn settings() -> BusSettings {
+        BusSettings::from(&brain_config::BusConfig::default())
+    }
+
+    /// Clients are created without contacting a broker, so this checks the build's TLS support
+    /// and how the settings reach librdkafka.
+    #[test]
+    fn tls_and_sasl_settings_reach_every_client() {
+        let ca = "/etc/ssl/certs/ca-certificates.crt";
+        let security = KafkaSecurity {
+            protocol: KafkaProtocol::SaslSsl,
+            ssl_ca_location: ca.into(),
+            sasl_mechanism: "SCRAM-SHA-256".into(),
+            sasl_username: "brain".into(),
+            sasl_password: "secret".into(),
+            ..KafkaSecurity::default()
+        };
+        let bus = KafkaBus::secured("127.0.0.1:1", settings(), &security).unwrap();
+        let consumer = bus.consumer_config("g");
+        assert_eq!(consumer.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(consumer.get("ssl.ca.location"), Some(ca));
+        assert_eq!(consumer.get("sasl.mechanism"), Some("SCRAM-SHA-256"));
+
+        let missing = KafkaSecurity { protocol: KafkaProtocol::Ssl, ssl_ca_location: "/nonexistent/ca.pem".into(), ..KafkaSecurity::default() };
+        let Err(error) = KafkaBus::secured("127.0.0.1:1", settings(), &missing) else { panic!("a missing CA file must refuse the client") };
+        assert!(error.to_string().contains("ssl.ca.location"), "{error}");
     }
 }

@@ -93,13 +93,19 @@ impl From<&brain_config::BusConfig> for BusSettings {
 
 /// Opens the bus named by `url`: `embedded` (a log under `data_dir/bus`) or `kafka://…`.
 /// On Kafka, consumer group ids get `group_prefix` (the brain's topic prefix), so that brains
-/// sharing a cluster never share a group.
-pub async fn connect(url: &str, data_dir: &std::path::Path, settings: BusSettings, group_prefix: &str) -> Result<Arc<dyn EventBus>, BusError> {
+/// sharing a cluster never share a group, and every client uses `security`.
+pub async fn connect(
+    url: &str,
+    data_dir: &std::path::Path,
+    settings: BusSettings,
+    group_prefix: &str,
+    security: &brain_config::KafkaSecurity,
+) -> Result<Arc<dyn EventBus>, BusError> {
     if url == "embedded" {
         let log = EmbeddedLog::open(&data_dir.join("bus"), settings)?;
         Ok(Arc::new(log))
     } else if let Some(servers) = url.strip_prefix("kafka://") {
-        Ok(Arc::new(KafkaBus::new(servers, settings)?.with_group_prefix(group_prefix)))
+        Ok(Arc::new(KafkaBus::secured(servers, settings, security)?.with_group_prefix(group_prefix)))
     } else {
         Err(BusError::UnsupportedUrl { url: url.to_owned() })
     }

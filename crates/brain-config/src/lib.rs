@@ -54,6 +54,9 @@ pub fn to_redacted_yaml(config: &Config) -> Result<String, ConfigError> {
     shown.common.cache = redact_url(&shown.common.cache);
     shown.common.bus = redact_url(&shown.common.bus);
     shown.ingestion = shown.ingestion.redacted();
+    if !shown.bus.kafka_security.sasl_password.is_empty() {
+        shown.bus.kafka_security.sasl_password = "***".into();
+    }
     serde_yaml::to_string(&shown).map_err(|e| ConfigError::Syntax { reason: e.to_string() })
 }
 

@@ -134,6 +134,81 @@ pub struct BusConfig {
     pub kafka_session_timeout_ms: u32,
     pub kafka_heartbeat_interval_ms: u32,
     pub kafka_linger_ms: u32,
+    /// How the brain authenticates to Kafka and encrypts the connection.
+    pub kafka_security: KafkaSecurity,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaProtocol {
+    #[default]
+    Plaintext,
+    Ssl,
+    SaslPlaintext,
+    SaslSsl,
+}
+
+impl KafkaProtocol {
+    /// librdkafka's `security.protocol` value.
+    pub fn as_librdkafka(self) -> &'static str {
+        match self {
+            Self::Plaintext => "plaintext",
+            Self::Ssl => "ssl",
+            Self::SaslPlaintext => "sasl_plaintext",
+            Self::SaslSsl => "sasl_ssl",
+        }
+    }
+
+    pub fn uses_tls(self) -> bool {
+        matches!(self, Self::Ssl | Self::SaslSsl)
+    }
+
+    pub fn uses_sasl(self) -> bool {
+        matches!(self, Self::SaslPlaintext | Self::SaslSsl)
+    }
+}
+
+/// TLS files are PEM paths (mounted secrets); the SASL password is best given as
+/// `BRAIN_BUS__KAFKA_SECURITY__SASL_PASSWORD` and is never printed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KafkaSecurity {
+    pub protocol: KafkaProtocol,
+    /// CA bundle that signs the brokers' certificates; empty = the system's.
+    pub ssl_ca_location: String,
+    /// Client certificate and key, for brokers that require mutual TLS.
+    pub ssl_certificate_location: String,
+    pub ssl_key_location: String,
+    /// `PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.
+    pub sasl_mechanism: String,
+    pub sasl_username: String,
+    pub sasl_password: String,
+}
+
+impl KafkaSecurity {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let p = self.protocol;
+        let tls_files = [("ssl_ca_location", &self.ssl_ca_location), ("ssl_certificate_location", &self.ssl_certificate_location), ("ssl_key_location", &self.ssl_key_location)];
+        for (key, value) in tls_files {
+            if !value.is_empty() && !p.uses_tls() {
+                return Err(invalid(&format!("bus.kafka_security.{key}"), "is only used with protocol ssl or sasl_ssl"));
+            }
+        }
+        if self.ssl_certificate_location.is_empty() != self.ssl_key_location.is_empty() {
+            return Err(invalid("bus.kafka_security.ssl_key_location", "a client certificate needs its key, and a key its certificate"));
+        }
+        if p.uses_sasl() {
+            if !["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(&self.sasl_mechanism.as_str()) {
+                return Err(invalid("bus.kafka_security.sasl_mechanism", "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"));
+            }
+            if self.sasl_username.is_empty() || self.sasl_password.is_empty() {
+                return Err(invalid("bus.kafka_security.sasl_username", "SASL needs a user name and a password"));
+            }
+        } else if !(self.sasl_mechanism.is_empty() && self.sasl_username.is_empty() && self.sasl_password.is_empty()) {
+            return Err(invalid("bus.kafka_security.sasl_mechanism", "SASL settings need protocol sasl_plaintext or sasl_ssl"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for BusConfig {
@@ -146,6 +221,7 @@ impl Default for BusConfig {
             kafka_session_timeout_ms: 10_000,
             kafka_heartbeat_interval_ms: 1_000,
             kafka_linger_ms: 5,
+            kafka_security: KafkaSecurity::default(),
         }
     }
 }
@@ -702,6 +778,7 @@ impl Config {
         if b.kafka_heartbeat_interval_ms == 0 || b.kafka_heartbeat_interval_ms >= b.kafka_session_timeout_ms {
             return Err(invalid("bus.kafka_heartbeat_interval_ms", "must be above 0 and below bus.kafka_session_timeout_ms"));
         }
+        b.kafka_security.validate()?;
         self.ingestion.validate(c)?;
         self.trust.validate()?;
         Ok(())

@@ -227,3 +227,25 @@ fn trust_keys_default_under_the_data_dir_and_ranges_are_checked() {
     let err = parse("trust:\n  lockout_threshold: 1\n", &[]).unwrap_err().to_string();
     assert!(err.contains("trust.lockout_threshold") && err.contains("3..=20"), "{err}");
 }
+
+#[test]
+fn kafka_security_is_checked_and_its_password_never_printed() {
+    let vars = vars(&[
+        ("BRAIN_BUS__KAFKA_SECURITY__PROTOCOL", "sasl_ssl"),
+        ("BRAIN_BUS__KAFKA_SECURITY__SASL_MECHANISM", "SCRAM-SHA-512"),
+        ("BRAIN_BUS__KAFKA_SECURITY__SASL_USERNAME", "brain-textile"),
+        ("BRAIN_BUS__KAFKA_SECURITY__SASL_PASSWORD", "hunter2-hunter2"),
+        ("BRAIN_BUS__KAFKA_SECURITY__SSL_CA_LOCATION", "/etc/brain/tls/kafka/ca.crt"),
+    ]);
+    let config = parse("", &vars).unwrap();
+    assert_eq!(config.bus.kafka_security.protocol, KafkaProtocol::SaslSsl);
+    let printed = to_redacted_yaml(&config).unwrap();
+    assert!(!printed.contains("hunter2") && printed.contains("sasl_password: '***'"), "{printed}");
+
+    let err = parse("bus:\n  kafka_security:\n    ssl_ca_location: /ca.pem\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("bus.kafka_security.ssl_ca_location") && err.contains("ssl or sasl_ssl"), "{err}");
+    let err = parse("bus:\n  kafka_security:\n    protocol: sasl_plaintext\n    sasl_mechanism: GSSAPI\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"), "{err}");
+    let err = parse("bus:\n  kafka_security:\n    protocol: ssl\n    ssl_certificate_location: /c.pem\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("needs its key"), "{err}");
+}

@@ -75,7 +75,7 @@ async fn open_backends(config: &Config, needed: &BTreeSet<Backend>, specs: &[&Se
     };
     let bus = if needed.contains(&Backend::Bus) {
         let data_dir = PathBuf::from(&common.data_dir);
-        let bus = brain_bus::connect(&common.bus, &data_dir, (&config.bus).into(), &common.topic_prefix)
+        let bus = brain_bus::connect(&common.bus, &data_dir, (&config.bus).into(), &common.topic_prefix, &config.bus.kafka_security)
             .await
             .map_err(|e| backend_error("bus")(e.to_string()))?;
         let topics = Topics::new(&common.topic_prefix);
