@@ -41,7 +41,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
 # ca-certificates: HTTPS pulls of data feeds; curl: the HEALTHCHECK below (Kubernetes uses
-# the chart's probes instead). Debian's security updates are taken at build time, so the
+# the chart's probes instead); OpenSSL for Kafka TLS is built into the binary (ssl-vendored).
+# Debian's security updates are taken at build time, so the
 # packages are not pinned to versions that the archive would soon drop.
 # hadolint ignore=DL3008
 RUN apt-get update \
