@@ -5,7 +5,8 @@
 //!   revoke, expiry, and what a read under a grant may see;
 //! - [`domain::products`]: data products registered before they circulate, with row filters;
 //! - [`domain::reports`]: signed trusted-status reports, verifiable offline;
-//! - [`store`]: products and per-party grant rows on both SQL engines.
+//! - [`store`]: products, per-party grant rows, tenants, users, sessions and API keys on both
+//!   SQL engines (secrets only as hashes).
 //!
 //! Identity and the ledger API join them with the service's API (contract:
 //! `proto/brain/trust/v1/trust.proto`); the service registers with the runtime once that API

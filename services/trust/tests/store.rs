@@ -8,7 +8,7 @@ use brain_store::Store;
 use brain_trust::TrustError;
 use brain_trust::domain::grants::{self, AccessRequest, GrantStatus, Narrowing, Period};
 use brain_trust::domain::{Product, ProductStatus};
-use brain_trust::store::{MIGRATIONS, Side, TrustStore};
+use brain_trust::store::{ApiKeyRow, MIGRATIONS, SessionRow, Side, TenantRow, TrustStore, UserRow};
 use chrono::{DateTime, Duration, Utc};
 
 const OWNER: &str = "91330100MA27XKQ71B";
@@ -81,6 +81,106 @@ async fn scenario(store: Store) {
     trust.save_product(&mut tx, &Product { status: ProductStatus::Withdrawn, ..product("DP-1") }, at(1)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(trust.registered_products(None, "", 10).await.unwrap().len(), 1, "withdrawn products leave the catalog");
+}
+
+async fn identity(store: Store) {
+    store.migrate(&brain_store::PLATFORM).await.unwrap();
+    store.migrate(&MIGRATIONS).await.unwrap();
+    let trust = TrustStore::new(store);
+    let mut tx = trust.begin().await.unwrap();
+    for (id, kind) in [(OWNER, "enterprise"), (CONSUMER, "bank")] {
+        trust.create_tenant(&mut tx, &TenantRow { id: id.into(), kind: kind.into(), name: format!("{kind} {id}"), created_at: at(1) }).await.unwrap();
+    }
+    let user = UserRow {
+        tenant: OWNER.into(),
+        id: "u1".into(),
+        username: "zhang.wei".into(),
+        display_name: "张伟".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        roles: vec!["enterprise-admin".into()],
+        totp_secret: None,
+        totp_last_step: 0,
+        failed_sign_ins: 0,
+        locked_until: None,
+        created_at: at(1),
+    };
+    trust.create_user(&mut tx, &user).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(trust.tenants("", 10).await.unwrap().len(), 2);
+
+    let mut tx = trust.begin().await.unwrap();
+    let again = trust.create_user(&mut tx, &UserRow { id: "u2".into(), ..user.clone() }).await;
+    assert!(again.is_err(), "one user name per tenant");
+    drop(tx);
+    assert_eq!(trust.user_by_name(OWNER, "zhang.wei").await.unwrap(), Some(user.clone()));
+    assert_eq!(trust.user_by_name(CONSUMER, "zhang.wei").await.unwrap(), None, "scoped by tenant");
+    let locked = UserRow { failed_sign_ins: 5, locked_until: Some(at(2)), totp_last_step: 7, ..user.clone() };
+    let mut tx = trust.begin().await.unwrap();
+    trust.record_sign_in(&mut tx, &locked).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(trust.user_by_name(OWNER, "zhang.wei").await.unwrap(), Some(locked));
+
+    let session = SessionRow {
+        tenant: OWNER.into(),
+        id: "s1".into(),
+        family_id: "f1".into(),
+        user_id: "u1".into(),
+        refresh_hash: "h1".into(),
+        created_at: at(1),
+        last_used_at: at(1),
+        expires_at: at(2),
+        rotated_at: None,
+        revoked_at: None,
+    };
+    let next = SessionRow { id: "s2".into(), refresh_hash: "h2".into(), ..session.clone() };
+    let mut tx = trust.begin().await.unwrap();
+    trust.create_session(&mut tx, &session).await.unwrap();
+    trust.mark_rotated(&mut tx, &session, at(1) + Duration::minutes(5)).await.unwrap();
+    trust.create_session(&mut tx, &next).await.unwrap();
+    tx.commit().await.unwrap();
+    let found = trust.session_by_refresh_hash("h1").await.unwrap().unwrap();
+    assert!(found.rotated_at.is_some(), "the old token is known as replaced");
+    let mut tx = trust.begin().await.unwrap();
+    assert_eq!(trust.revoke_family(&mut tx, OWNER, "f1", at(1) + Duration::minutes(6)).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    assert!(trust.session_by_refresh_hash("h2").await.unwrap().unwrap().revoked_at.is_some());
+
+    let key = ApiKeyRow {
+        tenant: CONSUMER.into(),
+        id: "k0a1b2c3d4e5".into(),
+        name: "risk engine".into(),
+        key_hash: "ab".repeat(32),
+        scope: serde_json::json!({"services": ["governance"], "datasets": []}),
+        roles: vec!["enterprise-user".into()],
+        created_at: at(1),
+        expires_at: Some(at(30)),
+        revoked_at: None,
+    };
+    let mut tx = trust.begin().await.unwrap();
+    trust.create_api_key(&mut tx, &key).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(trust.api_key("k0a1b2c3d4e5").await.unwrap(), Some(key.clone()));
+    assert_eq!(trust.api_keys(CONSUMER, "", 10).await.unwrap().len(), 1);
+    assert!(trust.api_keys(OWNER, "", 10).await.unwrap().is_empty());
+    let mut tx = trust.begin().await.unwrap();
+    assert!(!trust.revoke_api_key(&mut tx, OWNER, "k0a1b2c3d4e5", at(3)).await.unwrap(), "another tenant's key");
+    assert!(trust.revoke_api_key(&mut tx, CONSUMER, "k0a1b2c3d4e5", at(3)).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(trust.api_key("k0a1b2c3d4e5").await.unwrap().unwrap().revoked_at, Some(at(3)));
+}
+
+#[tokio::test]
+async fn identity_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    identity(Store::connect(&format!("sqlite://{}/trust.db", dir.path().display())).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn identity_on_postgres() {
+    let Some(server) = brain_testkit::engines::postgres() else { return };
+    let db = brain_testkit::postgres::fresh_database(&server).await.unwrap();
+    identity(Store::connect(db.url()).await.unwrap()).await;
+    db.drop_now().await.unwrap();
 }
 
 #[tokio::test]

@@ -1,17 +1,11 @@
-//! Trust tables: registered data products and grants. Grants are written once per party (owner
-//! and consumer) in one transaction, so each tenant reads its own grants through its own scope.
+//! Registered data products and grants. Grants are written once per party (owner and
+//! consumer) in one transaction, so each tenant reads its own grants through its own scope.
 
+use super::{TrustStore, decode, encode, tenant};
 use crate::TrustError;
 use crate::domain::{Grant, GrantStatus, Product, ProductStatus};
-use brain_store::{Migration, Migrations, Row, Store, StoreTx, TenantId, Value};
+use brain_store::{StoreTx, Value};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
-
-pub const MIGRATIONS: Migrations = Migrations {
-    owner: "trust",
-    postgres: &[Migration::new(1, "data products and grants", include_str!("../migrations/postgres/0001_products_grants.sql"))],
-    sqlite: &[Migration::new(1, "data products and grants", include_str!("../migrations/sqlite/0001_products_grants.sql"))],
-};
 
 /// Which party's view of a grant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,10 +25,6 @@ impl Side {
     }
 }
 
-fn tenant(id: &str) -> Result<TenantId, TrustError> {
-    Ok(TenantId::new(id)?)
-}
-
 fn status_name(status: GrantStatus) -> &'static str {
     match status {
         GrantStatus::Requested => "requested",
@@ -45,30 +35,7 @@ fn status_name(status: GrantStatus) -> &'static str {
     }
 }
 
-fn decode<T: DeserializeOwned>(row: &Row, column: &str, what: &'static str) -> Result<T, TrustError> {
-    let json: serde_json::Value = row.get(column)?;
-    let id: String = row.get("id")?;
-    serde_json::from_value(json).map_err(|e| TrustError::Corrupt { what, id, reason: e.to_string() })
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Value {
-    Value::Json(serde_json::to_value(value).unwrap_or(serde_json::Value::Null))
-}
-
-#[derive(Clone)]
-pub struct TrustStore {
-    store: Store,
-}
-
 impl TrustStore {
-    pub fn new(store: Store) -> Self {
-        Self { store }
-    }
-
-    pub async fn begin(&self) -> Result<StoreTx, TrustError> {
-        Ok(self.store.begin().await?)
-    }
-
     /// Registers (or, for a withdrawal, updates) a product of its owner.
     pub async fn save_product(&self, tx: &mut StoreTx, product: &Product, registered_at: DateTime<Utc>) -> Result<(), TrustError> {
         let status = match product.status {
