@@ -1,5 +1,6 @@
 //! Who is calling: the identity every handler and every store query is checked against.
 
+use crate::error::AuthError;
 use crate::roles::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -138,6 +139,40 @@ impl Principal {
             .as_ref()
             .is_none_or(|s| s.allows_dataset(dataset))
     }
+
+    /// `PermissionDenied` unless the caller holds one of `roles`.
+    pub fn require_any(&self, roles: &[Role]) -> Result<(), AuthError> {
+        if self.is_any(roles) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(AuthError::denied(format!(
+            "requires one of the roles {}",
+            names.join(", ")
+        )))
+    }
+
+    /// `PermissionDenied` unless the key scope (if any) covers `service`.
+    pub fn require_service(&self, service: &str) -> Result<(), AuthError> {
+        if self.may_use_service(service) {
+            Ok(())
+        } else {
+            Err(AuthError::denied(format!(
+                "API key is not scoped to service {service:?}"
+            )))
+        }
+    }
+
+    /// `PermissionDenied` unless the key scope (if any) covers `dataset`.
+    pub fn require_dataset(&self, dataset: &str) -> Result<(), AuthError> {
+        if self.may_use_dataset(dataset) {
+            Ok(())
+        } else {
+            Err(AuthError::denied(format!(
+                "API key is not scoped to dataset {dataset:?}"
+            )))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -190,6 +225,36 @@ mod tests {
         p.scope = Some(narrow);
         assert!(!p.may_use_service("governance"));
         assert!(!p.may_use_dataset("payroll"));
+    }
+
+    #[test]
+    fn require_helpers_deny_with_a_reason() {
+        let mut p = user(&[Role::GovAnalyst]);
+        assert!(p.require_any(&[Role::GovAdmin, Role::GovAnalyst]).is_ok());
+        let error = p
+            .require_any(&[Role::GovAdmin, Role::SystemAdmin])
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "permission denied: requires one of the roles gov-admin, system-admin"
+        );
+        assert!(p.require_service("governance").is_ok());
+        p.scope = Some(KeyScope {
+            services: vec!["ingestion".into()],
+            datasets: vec!["orders".into()],
+        });
+        assert!(p.require_service("ingestion").is_ok());
+        assert!(matches!(
+            p.require_service("governance"),
+            Err(AuthError::PermissionDenied { .. })
+        ));
+        assert!(p.require_dataset("orders").is_ok());
+        assert!(
+            p.require_dataset("payroll")
+                .unwrap_err()
+                .to_string()
+                .contains("\"payroll\"")
+        );
     }
 
     #[test]
