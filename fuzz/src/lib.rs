@@ -45,7 +45,7 @@ pub fn check_body(body: &[u8], result: Result<Parsed, BodyError>, strictly_incre
 /// Runs one record through the checks ingestion applies before publishing.
 pub fn check(index: usize, record: brain_ingestion::RecordInput) {
     let index = u32::try_from(index).unwrap_or(u32::MAX);
-    match check_record(index, "91330100MA27XKQ71B", "fuzz", record, 0, &LIMITS) {
+    match check_record(index, "91330100MA27XKQ717", "fuzz", record, 0, &LIMITS) {
         RecordOutcome::Accepted { id, payload_json, .. } => {
             assert!(!id.is_empty());
             // What is published is a JSON object.

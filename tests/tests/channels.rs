@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const TENANT: &str = "91330100MA27XKQ71B";
+const TENANT: &str = "91330100MA27XKQ717";
 const POWER_TENANT: &str = "gov-power";
 
 fn telemetry_spec() -> Value {
@@ -50,8 +50,8 @@ async fn power_feed() -> String {
     let addr = listener.local_addr().unwrap();
     let body = json!({"data": {"items": [
         {"uscc": TENANT, "month": "2026-10", "kwh": 182000.5},
-        {"uscc": "91330100MA27XKQ71B", "month": "2026-09", "kwh": 176500.0},
-        {"uscc": "91330600MA2BXXXX1X", "month": "2026-10", "kwh": 90210.0}
+        {"uscc": "91330100MA27XKQ717", "month": "2026-09", "kwh": 176500.0},
+        {"uscc": "91330600MA2BXXXX1N", "month": "2026-10", "kwh": 90210.0}
     ]}})
     .to_string();
     tokio::spawn(async move {

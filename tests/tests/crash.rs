@@ -14,8 +14,8 @@ use std::time::Duration;
 async fn kill_9_loses_no_acknowledged_record() {
     let data = tempfile::tempdir().unwrap();
     let mut brain = brain_up(data.path());
-    register_dataset(&http(), &brain.http, "91330100MA27XKQ71B", &textile_dataset()).await;
-    let url = format!("{}/api/v1/tenants/91330100MA27XKQ71B/datasets/production-output/records", brain.http);
+    register_dataset(&http(), &brain.http, "91330100MA27XKQ717", &textile_dataset()).await;
+    let url = format!("{}/api/v1/tenants/91330100MA27XKQ717/datasets/production-output/records", brain.http);
     let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();
 
     // Four clients publish batches as fast as they can until the process dies under them.

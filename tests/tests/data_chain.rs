@@ -10,7 +10,7 @@ use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const TENANT: &str = "91330100MA27XKQ71B";
+const TENANT: &str = "91330100MA27XKQ717";
 
 async fn records(client: &reqwest::Client, http: &str, dataset: &str) -> Vec<Value> {
     // A small page size so that paging itself is exercised.

@@ -496,7 +496,7 @@ const SOURCES_CONFIG: &str = "ingestion:
     - name: unreachable-feed
       url: http://127.0.0.1:9/feed
       schedule: '* * * * * *'
-      tenant: 91330100MA27XKQ71B
+      tenant: 91330100MA27XKQ717
       dataset: production-output
       timeout_seconds: 1
   mqtt:
@@ -507,7 +507,7 @@ const SOURCES_CONFIG: &str = "ingestion:
       dataset: line-telemetry
 ";
 
-const TENANT: &str = "91330100MA27XKQ71B";
+const TENANT: &str = "91330100MA27XKQ717";
 
 async fn drive_traffic(http: &str, grpc: &str) {
     let client = common::http();

@@ -52,7 +52,7 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
     // (back) consumes and writes PostgreSQL.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
-    let tenant = "91330100MA27XKQ71B";
+    let tenant = "91330100MA27XKQ717";
     let created = client.post(format!("{}/api/v1/tenants/{tenant}/datasets", front.http)).json(&textile_dataset()).send().await.unwrap();
     assert_eq!(created.status(), 201);
     let ack: serde_json::Value = client

@@ -100,8 +100,8 @@ async fn ingested_records_are_metered_by_evaluation() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
     let client = http();
-    register_dataset(&client, &brain.http, "91330100MA27XKQ71B", &textile_dataset()).await;
-    let url = format!("{}/api/v1/tenants/91330100MA27XKQ71B/datasets/production-output/records", brain.http);
+    register_dataset(&client, &brain.http, "91330100MA27XKQ717", &textile_dataset()).await;
+    let url = format!("{}/api/v1/tenants/91330100MA27XKQ717/datasets/production-output/records", brain.http);
     let mut batch = textile_batch(1, 5);
     batch.as_array_mut().unwrap().push(serde_json::json!({"_event_time": "last tuesday", "line": "L9"}));
     let ack: serde_json::Value = client.post(&url).json(&batch).send().await.unwrap().json().await.unwrap();
@@ -113,7 +113,7 @@ async fn ingested_records_are_metered_by_evaluation() {
     assert_eq!(rejected["violation"]["record_index"], 5);
 
     // Evaluation consumes the usage event ingestion published and sums it per tenant.
-    let usage_url = format!("{}/api/v1/usage/91330100MA27XKQ71B", brain.http);
+    let usage_url = format!("{}/api/v1/usage/91330100MA27XKQ717", brain.http);
     let total = eventually(Duration::from_secs(10), "usage to be metered", || {
         let client = client.clone();
         let usage_url = usage_url.clone();

@@ -136,7 +136,7 @@ where
         kind: "brain.ingest.record.v1",
         source: "/brain/ingestion",
         subject: "tenant-a/production-output",
-        tenant: "91330100MA27XKQ71B",
+        tenant: "91330100MA27XKQ717",
     };
     let event = Event::cloud(&attributes, b"tenant-a".to_vec(), vec![0u8, 159, 146, 150, 255])
         .with_header("traceparent", traceparent)

@@ -157,7 +157,7 @@ mod tests {
     const LIMITS: Limits = Limits { max_body_bytes: 1024, max_record_bytes: 200, max_batch_records: 3 };
 
     fn check(text: &str) -> RecordOutcome {
-        check_record(0, "91330100MA27XKQ71B", "production-output", json_record(text), 1_000, &LIMITS)
+        check_record(0, "91330100MA27XKQ717", "production-output", json_record(text), 1_000, &LIMITS)
     }
 
     #[test]

@@ -23,7 +23,7 @@ async fn post(url: &str, content_type: Option<&str>, body: impl Into<reqwest::Bo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ndjson_and_csv_bodies_get_per_record_results_with_lines() {
     let brain = common::start(|_| {}).await;
-    let url = brain.records_url("91330100MA27XKQ71B", "production-output");
+    let url = brain.records_url("91330100MA27XKQ717", "production-output");
 
     let ndjson = "{\"_id\":\"n-1\",\"line\":\"L1\",\"output_m\":1200}\r\n\r\n{\"line\":\"L2\",\r\n[1,2]\n{\"_id\":\"n-4\",\"_event_time\":\"2026-11-22T08:00:00+08:00\"}\n";
     let (status, _, ack) = post(&url, Some("application/x-ndjson"), ndjson).await;

@@ -206,7 +206,7 @@ async fn forget_session(broker: &str, client_id: &str) {
     tokio::time::timeout(Duration::from_secs(5), done).await.unwrap();
 }
 
-const USCC: &str = "91330100MA27XKQ71B";
+const USCC: &str = "91330100MA27XKQ717";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_messages_land_on_the_bus_with_topic_attributes() {

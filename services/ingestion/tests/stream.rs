@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint};
 
-const TENANT: &str = "91330100MA27XKQ71B";
+const TENANT: &str = "91330100MA27XKQ717";
 
 fn dataset(name: &str) -> Option<DatasetRef> {
     Some(DatasetRef { tenant_id: TENANT.into(), dataset: name.into() })

@@ -11,7 +11,7 @@ use brain_trust::domain::{Product, ProductStatus};
 use brain_trust::store::{ApiKeyRow, MIGRATIONS, SessionRow, Side, TenantRow, TrustStore, UserRow};
 use chrono::{DateTime, Duration, Utc};
 
-const OWNER: &str = "91330100MA27XKQ71B";
+const OWNER: &str = "91330100MA27XKQ717";
 const CONSUMER: &str = "bank-hz-01";
 
 fn at(day: u32) -> DateTime<Utc> {

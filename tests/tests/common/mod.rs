@@ -86,7 +86,7 @@ pub fn textile_dataset() -> serde_json::Value {
             {"name": "energy_kwh", "type": "number"}
         ],
         "quality_rules": [{"rule": "range", "field": "output_m", "min": 0, "max": 100000}],
-        "lineage_sources": ["91330100MA27XKQ71B/mes-raw"]
+        "lineage_sources": ["91330100MA27XKQ717/mes-raw"]
     })
 }
 
@@ -103,7 +103,7 @@ pub fn textile_batch(batch: usize, size: usize) -> serde_json::Value {
             serde_json::json!({
                 "_id": format!("b{batch}-r{i}"),
                 "_event_time": "2026-11-22T08:00:00+08:00",
-                "enterprise_uscc": "91330100MA27XKQ71B",
+                "enterprise_uscc": "91330100MA27XKQ717",
                 "line": format!("L{}", i % 4),
                 "fabric": "denim",
                 "output_m": 1200 + i,

@@ -133,7 +133,7 @@ mod tests {
             "domain": "production",
             "fields": [{"name": "line", "type": "string", "required": true}, {"name": "output_m", "type": "integer"}],
             "quality_rules": [{"rule": "range", "field": "output_m", "min": 0, "max": 100000}],
-            "lineage_sources": ["91330100MA27XKQ71B/mes-raw"]
+            "lineage_sources": ["91330100MA27XKQ717/mes-raw"]
         }))
         .unwrap()
     }

@@ -134,8 +134,8 @@ mod tests {
     #[test]
     fn captures_placeholder_values() {
         assert_eq!(
-            pattern().captures("factory/91330100MA27XKQ71B/line/L1/telemetry"),
-            Some(pairs(&[("uscc", "91330100MA27XKQ71B"), ("line", "L1")]))
+            pattern().captures("factory/91330100MA27XKQ717/line/L1/telemetry"),
+            Some(pairs(&[("uscc", "91330100MA27XKQ717"), ("line", "L1")]))
         );
         // `+` matches an empty level; the tenant check then refuses an empty name.
         assert_eq!(pattern().captures("factory//line/L1/telemetry"), Some(pairs(&[("uscc", ""), ("line", "L1")])));
@@ -167,12 +167,12 @@ mod tests {
 
     #[test]
     fn name_templates_fill_from_captures() {
-        let captures = pairs(&[("uscc", "91330100MA27XKQ71B"), ("line", "L1")]);
+        let captures = pairs(&[("uscc", "91330100MA27XKQ717"), ("line", "L1")]);
         let known = ["uscc", "line"];
-        assert_eq!(NameTemplate::parse("{uscc}", &known).unwrap().render(&captures), "91330100MA27XKQ71B");
+        assert_eq!(NameTemplate::parse("{uscc}", &known).unwrap().render(&captures), "91330100MA27XKQ717");
         assert_eq!(NameTemplate::parse("line-telemetry", &known).unwrap().render(&captures), "line-telemetry");
         assert_eq!(NameTemplate::parse("telemetry-{line}", &known).unwrap().render(&captures), "telemetry-L1");
-        assert_eq!(NameTemplate::parse("{uscc}.{line}-x", &known).unwrap().render(&captures), "91330100MA27XKQ71B.L1-x");
+        assert_eq!(NameTemplate::parse("{uscc}.{line}-x", &known).unwrap().render(&captures), "91330100MA27XKQ717.L1-x");
         assert!(NameTemplate::parse("{region}", &known).unwrap_err().contains("region"));
         assert!(NameTemplate::parse("a b", &known).is_err());
     }
