@@ -6,7 +6,8 @@
 //! - [`domain::products`]: data products registered before they circulate, with row filters;
 //! - [`domain::reports`]: signed trusted-status reports, verifiable offline;
 //! - [`store`]: products, per-party grant rows, tenants, users, sessions and API keys on both
-//!   SQL engines (secrets only as hashes).
+//!   SQL engines (secrets only as hashes);
+//! - [`keys`]: API keys resolved from the store for brain-auth's authentication layer.
 //!
 //! Identity and the ledger API join them with the service's API (contract:
 //! `proto/brain/trust/v1/trust.proto`); the service registers with the runtime once that API
@@ -14,6 +15,7 @@
 
 pub mod domain;
 mod error;
+pub mod keys;
 pub mod store;
 
 pub use error::TrustError;

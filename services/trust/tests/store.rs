@@ -145,11 +145,12 @@ async fn identity(store: Store) {
     tx.commit().await.unwrap();
     assert!(trust.session_by_refresh_hash("h2").await.unwrap().unwrap().revoked_at.is_some());
 
+    let secret = brain_auth::ApiKey::generate();
     let key = ApiKeyRow {
         tenant: CONSUMER.into(),
-        id: "k0a1b2c3d4e5".into(),
+        id: secret.key_id().to_owned(),
         name: "risk engine".into(),
-        key_hash: "ab".repeat(32),
+        key_hash: secret.hash(),
         scope: serde_json::json!({"services": ["governance"], "datasets": []}),
         roles: vec!["enterprise-user".into()],
         created_at: at(1),
@@ -159,14 +160,23 @@ async fn identity(store: Store) {
     let mut tx = trust.begin().await.unwrap();
     trust.create_api_key(&mut tx, &key).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(trust.api_key("k0a1b2c3d4e5").await.unwrap(), Some(key.clone()));
+    assert_eq!(trust.api_key(&key.id).await.unwrap(), Some(key.clone()));
+    // The authentication layer's view: the presented key authenticates as the consumer tenant.
+    let resolver = brain_trust::keys::StoredKeys::new(trust.clone());
+    let record = brain_auth::ApiKeyResolver::resolve(&resolver, &key.id).await.unwrap().unwrap();
+    let principal = record.authenticate(&secret, at(2)).unwrap();
+    assert_eq!(principal.tenant, CONSUMER);
+    assert!(record.authenticate(&brain_auth::ApiKey::generate(), at(2)).is_err(), "another key with another id and hash");
+    assert!(record.authenticate(&secret, at(30)).is_err(), "expired");
     assert_eq!(trust.api_keys(CONSUMER, "", 10).await.unwrap().len(), 1);
     assert!(trust.api_keys(OWNER, "", 10).await.unwrap().is_empty());
     let mut tx = trust.begin().await.unwrap();
-    assert!(!trust.revoke_api_key(&mut tx, OWNER, "k0a1b2c3d4e5", at(3)).await.unwrap(), "another tenant's key");
-    assert!(trust.revoke_api_key(&mut tx, CONSUMER, "k0a1b2c3d4e5", at(3)).await.unwrap());
+    assert!(!trust.revoke_api_key(&mut tx, OWNER, &key.id, at(3)).await.unwrap(), "another tenant's key");
+    assert!(trust.revoke_api_key(&mut tx, CONSUMER, &key.id, at(3)).await.unwrap());
     tx.commit().await.unwrap();
-    assert_eq!(trust.api_key("k0a1b2c3d4e5").await.unwrap().unwrap().revoked_at, Some(at(3)));
+    assert_eq!(trust.api_key(&key.id).await.unwrap().unwrap().revoked_at, Some(at(3)));
+    let revoked = brain_auth::ApiKeyResolver::resolve(&resolver, &key.id).await.unwrap().unwrap();
+    assert!(revoked.authenticate(&secret, at(4)).is_err(), "revoked");
 }
 
 #[tokio::test]
