@@ -11,6 +11,8 @@ pub enum TrustError {
     #[error("stored {what} {id} is unreadable: {reason}")]
     Corrupt { what: &'static str, id: String, reason: String },
     #[error(transparent)]
+    Auth(#[from] brain_auth::AuthError),
+    #[error(transparent)]
     Store(#[from] brain_store::StoreError),
 }
 
@@ -20,6 +22,7 @@ impl ServiceError for TrustError {
             Self::Grant(e) => e.code(),
             Self::NotFound { .. } => ErrorCode::NotFound,
             Self::Corrupt { .. } => ErrorCode::Internal,
+            Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
         }
     }
@@ -27,6 +30,7 @@ impl ServiceError for TrustError {
     fn violations(&self) -> Vec<Violation> {
         match self {
             Self::Grant(e) => e.violations(),
+            Self::Auth(e) => e.violations(),
             _ => Vec::new(),
         }
     }

@@ -7,6 +7,8 @@
 //! - [`domain::reports`]: signed trusted-status reports, verifiable offline;
 //! - [`store`]: products, per-party grant rows, tenants, users, sessions and API keys on both
 //!   SQL engines (secrets only as hashes);
+//! - [`identity`]: accounts, sign-in (password, TOTP once enrolled, lockout), rotating
+//!   sessions, sign-out;
 //! - [`keys`]: API keys resolved from the store for brain-auth's authentication layer.
 //!
 //! Identity and the ledger API join them with the service's API (contract:
@@ -15,6 +17,7 @@
 
 pub mod domain;
 mod error;
+pub mod identity;
 pub mod keys;
 pub mod store;
 

@@ -169,12 +169,31 @@ impl TrustStore {
         row.as_ref().map(user_from).transpose()
     }
 
+    pub async fn user(&self, tenant_id: &str, id: &str) -> Result<Option<UserRow>, TrustError> {
+        let row = self
+            .store
+            .scoped(&tenant(tenant_id)?)
+            .fetch_optional(&format!("SELECT {USER_COLUMNS} FROM trust_users WHERE tenant_id = $1 AND id = $2"), &[Value::from(id)])
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
     /// Records a sign-in outcome: failures so far, the lock, and the TOTP step just used.
     pub async fn record_sign_in(&self, tx: &mut StoreTx, user: &UserRow) -> Result<(), TrustError> {
         tx.scoped(&tenant(&user.tenant)?)
             .execute(
                 "UPDATE trust_users SET failed_sign_ins = $3, locked_until = $4, totp_last_step = $5 WHERE tenant_id = $1 AND id = $2",
                 &[Value::from(user.id.as_str()), Value::Int(user.failed_sign_ins), Value::from(user.locked_until.map(Value::Timestamp)), Value::Int(user.totp_last_step)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_totp(&self, tx: &mut StoreTx, user: &UserRow) -> Result<(), TrustError> {
+        tx.scoped(&tenant(&user.tenant)?)
+            .execute(
+                "UPDATE trust_users SET totp_secret = $3, totp_last_step = $4 WHERE tenant_id = $1 AND id = $2",
+                &[Value::from(user.id.as_str()), Value::from(user.totp_secret.as_deref()), Value::Int(user.totp_last_step)],
             )
             .await?;
         Ok(())
