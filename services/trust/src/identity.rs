@@ -163,7 +163,7 @@ impl Identity {
                 Err(AuthError::Revoked { what: "session (a refresh token was used twice)" }.into())
             }
             RefreshDecision::Rotate { session, token } => {
-                let user = self.store.user(&row.tenant, &row.user_id).await?.ok_or_else(|| AuthError::Revoked { what: "account" })?;
+                let user = self.store.user(&row.tenant, &row.user_id).await?.ok_or(AuthError::Revoked { what: "account" })?;
                 let next = SessionRow {
                     id: uuid::Uuid::now_v7().simple().to_string(),
                     refresh_hash: session.current_token_hash.clone(),
