@@ -10,7 +10,8 @@ use crate::roles::Role;
 use chrono::{DateTime, Duration, Utc};
 use data_encoding::BASE64URL_NOPAD;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::Signer;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -23,12 +24,14 @@ use std::path::Path;
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: i64 = 30;
 
-/// The Ed25519 private key that signs access tokens.
+/// The Ed25519 private key that signs access tokens (and, through [`SigningKey::sign`], any
+/// other message such as ledger checkpoints).
 pub struct SigningKey {
     kid: String,
     public: [u8; 32],
     encoding: EncodingKey,
     pem: String,
+    dalek: ed25519_dalek::SigningKey,
 }
 
 impl fmt::Debug for SigningKey {
@@ -65,6 +68,7 @@ impl SigningKey {
             public,
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
             pem: pem.to_string(),
+            dalek: key.clone(),
         })
     }
 
@@ -123,6 +127,11 @@ impl SigningKey {
             bytes: self.public,
         }
     }
+
+    /// A raw Ed25519 signature (RFC 8032) over `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.dalek.sign(message).to_bytes()
+    }
 }
 
 fn warn_if_readable_by_others(path: &Path) {
@@ -162,6 +171,35 @@ impl PublicKey {
     /// As a JWK (RFC 8037), for a JWKS document other brains can verify our tokens with.
     pub fn to_jwk(&self) -> serde_json::Value {
         serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": BASE64URL_NOPAD.encode(&self.bytes), "kid": self.kid, "alg": "EdDSA", "use": "sig" })
+    }
+
+    /// Checks a raw Ed25519 signature made by [`SigningKey::sign`]. Strict (RFC 8032 §5.1.7
+    /// plus the dalek `verify_strict` rules): weak public keys and non-canonical or malleable
+    /// signatures are refused too.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), AuthError> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.bytes)
+            .map_err(|_| AuthError::invalid("public key is not a valid Ed25519 point"))?;
+        let signature = ed25519_dalek::Signature::from_slice(signature)
+            .map_err(|_| AuthError::invalid("signature is not 64 bytes"))?;
+        key.verify_strict(message, &signature)
+            .map_err(|_| AuthError::invalid("signature does not verify"))
+    }
+
+    /// As an SPKI PEM (`-----BEGIN PUBLIC KEY-----`), the form auditors and `openssl` take.
+    pub fn to_pem(&self) -> Result<String, AuthError> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.bytes)
+            .map_err(|_| AuthError::internal("public key is not a valid Ed25519 point"))?;
+        key.to_public_key_pem(LineEnding::LF)
+            .map_err(|e| AuthError::internal(format!("encoding the public key: {e}")))
+    }
+
+    /// From an SPKI PEM (`-----BEGIN PUBLIC KEY-----`) holding an Ed25519 key; the key id is
+    /// derived from the key as for [`SigningKey::kid`].
+    pub fn from_pem(pem: &str) -> Result<Self, AuthError> {
+        let key = ed25519_dalek::VerifyingKey::from_public_key_pem(pem.trim()).map_err(|e| {
+            AuthError::invalid(format!("not an Ed25519 public key (SPKI PEM): {e}"))
+        })?;
+        Ok(Self::from_bytes(key.to_bytes()))
     }
 }
 
@@ -744,5 +782,75 @@ mod tests {
             public.bytes
         );
         assert_eq!(format!("{key:?}"), format!("SigningKey(kid={})", key.kid()));
+    }
+
+    #[test]
+    fn raw_signatures_verify_strictly_and_only_for_their_message_and_key() {
+        let key = SigningKey::generate().unwrap();
+        let public = key.public_key();
+        let signature = key.sign(b"tree 12 root abc");
+        public.verify(b"tree 12 root abc", &signature).unwrap();
+        let error = public.verify(b"tree 13 root abc", &signature).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid credential: signature does not verify"
+        );
+        let mut flipped = signature;
+        flipped[10] ^= 1;
+        assert!(public.verify(b"tree 12 root abc", &flipped).is_err());
+        assert!(
+            public
+                .verify(b"tree 12 root abc", &signature[..63])
+                .unwrap_err()
+                .to_string()
+                .contains("64 bytes")
+        );
+        let other = SigningKey::generate().unwrap().public_key();
+        assert!(other.verify(b"tree 12 root abc", &signature).is_err());
+        // s + L (the group order) is the classic malleated signature: strict verification refuses it.
+        let order: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut malleated = signature;
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let sum = u16::from(malleated[32 + i]) + u16::from(order[i]) + carry;
+            malleated[32 + i] = (sum & 0xff) as u8;
+            carry = sum >> 8;
+        }
+        assert!(public.verify(b"tree 12 root abc", &malleated).is_err());
+        // Deterministic (RFC 8032): the same key signs the same message the same way.
+        assert_eq!(key.sign(b"x"), key.sign(b"x"));
+    }
+
+    #[test]
+    fn public_keys_round_trip_through_spki_pem() {
+        let key = SigningKey::generate().unwrap();
+        let pem = key.public_key().to_pem().unwrap();
+        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{pem}");
+        assert!(
+            pem.trim_end().ends_with("-----END PUBLIC KEY-----"),
+            "{pem}"
+        );
+        let parsed = PublicKey::from_pem(&pem).unwrap();
+        assert_eq!(parsed, key.public_key());
+        parsed.verify(b"m", &key.sign(b"m")).unwrap();
+        // RFC 8410 §10.1 example key.
+        let rfc = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n";
+        assert_eq!(
+            PublicKey::from_pem(rfc).unwrap().bytes[..4],
+            [0x19, 0xbf, 0x44, 0x09]
+        );
+        assert_eq!(PublicKey::from_pem(rfc).unwrap().to_pem().unwrap(), rfc);
+        for bad in ["", "not a key", key.pem.as_str()] {
+            assert!(
+                matches!(
+                    PublicKey::from_pem(bad),
+                    Err(AuthError::InvalidCredential { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 }
