@@ -107,11 +107,17 @@ async fn device_publishes(broker: &str, topic: &str, payloads: &[Value]) {
     client.disconnect().await.unwrap();
 }
 
-/// The scenario, given where ingestion (HTTP, gRPC) and governance answer.
-async fn every_channel(ingest_http: &str, ingest_grpc: &str, governance_http: &str, broker: &str, run: &str) {
-    let client = http();
-    for (tenant, spec) in [(TENANT, telemetry_spec()), (POWER_TENANT, power_spec())] {
-        let created = client.post(format!("{governance_http}/api/v1/tenants/{tenant}/datasets")).json(&spec).send().await.unwrap();
+/// The scenario, given where trust, ingestion (HTTP, gRPC) and governance answer.
+async fn every_channel(trust_http: &str, ingest_http: &str, ingest_grpc: &str, governance_http: &str, broker: &str, run: &str) {
+    // The enterprise and the power bureau each see their own data; the platform administrator,
+    // who configures sources, sees every source.
+    let admin = platform_admin(trust_http).await;
+    let weaver = tenant_user(trust_http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    let power = tenant_user(trust_http, &admin, POWER_TENANT, "government", "power", &["gov-admin"]).await;
+    let client = weaver.http.clone();
+    for (session, spec) in [(&weaver, telemetry_spec()), (&power, power_spec())] {
+        let tenant = &session.tenant;
+        let created = session.http.post(format!("{governance_http}/api/v1/tenants/{tenant}/datasets")).json(&spec).send().await.unwrap();
         assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
     }
     let url = format!("{ingest_http}/api/v1/tenants/{TENANT}/datasets/line-telemetry/records");
@@ -129,7 +135,7 @@ async fn every_channel(ingest_http: &str, ingest_grpc: &str, governance_http: &s
     post("{\"_id\":\"nd-1\",\"line\":\"L2\",\"signal\":\"temp\",\"value\":22}\n{\"_id\":\"nd-2\",\"line\":\"L2\",\"signal\":\"rpm\",\"value\":880}\n".into(), "application/x-ndjson").await;
     post("_id,line,signal,value\ncsv-1,L3,temp,23.5\ncsv-2,L3,rpm,870\n".into(), "text/csv").await;
 
-    let mut ingestion = ing::ingestion_service_client::IngestionServiceClient::new(channel(ingest_grpc).await);
+    let mut ingestion = ing::ingestion_service_client::IngestionServiceClient::new(weaver.grpc(ingest_grpc).await);
     let record = |id: &str, value: f64| ing::InputRecord {
         id: id.into(),
         payload_json: json!({"line": "L4", "signal": "temp", "value": value}).to_string().into_bytes(),
@@ -148,7 +154,7 @@ async fn every_channel(ingest_http: &str, ingest_grpc: &str, governance_http: &s
     // The MQTT subscription must be in place before the device publishes.
     let sources_url = format!("{ingest_http}/api/v1/ingestion/sources");
     eventually(Duration::from_secs(30), "the MQTT subscription", || async {
-        let list: Value = client.get(&sources_url).send().await.unwrap().json().await.unwrap();
+        let list: Value = admin.http.get(&sources_url).send().await.unwrap().json().await.unwrap();
         (list["sources"][0]["subscribed"] == true).then_some(())
     })
     .await;
@@ -169,15 +175,15 @@ async fn every_channel(ingest_http: &str, ingest_grpc: &str, governance_http: &s
 
     // The feed is pulled every second and serves the same page: three records, once each.
     eventually(Duration::from_secs(30), "3 power records from the pull feed", || async {
-        (count(&client, governance_http, POWER_TENANT, "power-usage").await == 3).then_some(())
+        (count(&power.http, governance_http, POWER_TENANT, "power-usage").await == 3).then_some(())
     })
     .await;
     let list: Value = eventually(Duration::from_secs(30), "a second pull run", || async {
-        let list: Value = client.get(&sources_url).send().await.unwrap().json().await.unwrap();
+        let list: Value = admin.http.get(&sources_url).send().await.unwrap().json().await.unwrap();
         (list["sources"][1]["runs"].as_u64() >= Some(2)).then_some(list)
     })
     .await;
-    assert_eq!(count(&client, governance_http, POWER_TENANT, "power-usage").await, 3, "pulled again, stored once");
+    assert_eq!(count(&power.http, governance_http, POWER_TENANT, "power-usage").await, 3, "pulled again, stored once");
 
     let (edge, power) = (&list["sources"][0], &list["sources"][1]);
     assert_eq!((edge["kind"].as_str(), edge["name"].as_str(), edge["connected"].as_bool()), (Some("mqtt"), Some("edge"), Some(true)), "{list}");
@@ -187,11 +193,12 @@ async fn every_channel(ingest_http: &str, ingest_grpc: &str, governance_http: &s
     assert!(!power["pattern"].as_str().unwrap().contains("s3cret"), "the feed's query (an API key) is not shown: {list}");
     assert_eq!(power["failures"], 0);
 
-    let listed = ingestion.list_sources(ing::ListSourcesRequest { page: Some(brain_proto::common::v1::PageRequest { page_size: 1, page_token: String::new() }) }).await.unwrap().into_inner();
+    let mut sources = ing::ingestion_service_client::IngestionServiceClient::new(admin.grpc(ingest_grpc).await);
+    let listed = sources.list_sources(ing::ListSourcesRequest { page: Some(brain_proto::common::v1::PageRequest { page_size: 1, page_token: String::new() }) }).await.unwrap().into_inner();
     assert_eq!(listed.sources.len(), 1);
     assert_eq!(listed.sources[0].name, "edge");
     let token = listed.page.unwrap().next_page_token;
-    let rest = ingestion.list_sources(ing::ListSourcesRequest { page: Some(brain_proto::common::v1::PageRequest { page_size: 1, page_token: token }) }).await.unwrap().into_inner();
+    let rest = sources.list_sources(ing::ListSourcesRequest { page: Some(brain_proto::common::v1::PageRequest { page_size: 1, page_token: token }) }).await.unwrap().into_inner();
     assert_eq!((rest.sources[0].name.as_str(), rest.sources[0].schedule.as_str()), ("power", "* * * * * *"));
     assert!(rest.sources[0].last_success.is_some());
     assert_eq!(rest.page.unwrap().next_page_token, "", "the last page");
@@ -208,7 +215,7 @@ async fn every_channel_into_the_warehouse_in_one_process() {
         &[],
     )
     .unwrap();
-    every_channel(&brain.http, &brain.grpc, &brain.http, &broker, &run).await;
+    every_channel(&brain.http, &brain.http, &brain.grpc, &brain.http, &broker, &run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,9 +228,9 @@ async fn every_channel_into_the_warehouse_across_processes() {
     let mut env = distributed_env(&kafka, database.url(), &run);
     env.push(("BRAIN_CONFIG".into(), config.to_str().unwrap().to_owned()));
     env.push(("BRAIN_COMMON__DATA_DIR".into(), data.path().to_str().unwrap().to_owned()));
-    let governance = spawn("governance", &env);
+    let governance = spawn("governance,trust", &env);
     let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));
-    every_channel(&ingestion.http, &ingestion.grpc, &governance.http, &broker, &run).await;
+    every_channel(&governance.http, &ingestion.http, &ingestion.grpc, &governance.http, &broker, &run).await;
     drop((ingestion, governance));
     database.drop_now().await.unwrap();
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 async fn kill_9_loses_no_acknowledged_record() {
     let data = tempfile::tempdir().unwrap();
     let mut brain = brain_up(data.path());
-    register_dataset(&http(), &brain.http, "91330100MA27XKQ717", &textile_dataset()).await;
+    let session = enterprise(&brain.http).await;
+    register_dataset(&session.http, &brain.http, TENANT, &textile_dataset()).await;
     let url = format!("{}/api/v1/tenants/91330100MA27XKQ717/datasets/production-output/records", brain.http);
     let acknowledged: Arc<Mutex<HashSet<String>>> = Arc::default();
 
@@ -23,8 +24,8 @@ async fn kill_9_loses_no_acknowledged_record() {
     for client_no in 0..4 {
         let url = url.clone();
         let acknowledged = acknowledged.clone();
+        let client = session.http.clone();
         clients.push(tokio::spawn(async move {
-            let client = http();
             for batch in 0.. {
                 let body = textile_batch(client_no * 1_000_000 + batch, 50);
                 let Ok(response) = client.post(&url).json(&body).send().await else { return };

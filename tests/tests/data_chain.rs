@@ -10,8 +10,6 @@ use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const TENANT: &str = "91330100MA27XKQ717";
-
 async fn records(client: &reqwest::Client, http: &str, dataset: &str) -> Vec<Value> {
     // A small page size so that paging itself is exercised.
     records_paged(client, http, dataset, 7).await
@@ -48,8 +46,8 @@ async fn wait_for_count(client: &reqwest::Client, http: &str, dataset: &str, n: 
 }
 
 /// The scenario, given where ingestion and governance answer (one process or two).
-async fn data_chain(ingest_http: &str, governance_http: &str) {
-    let client = http();
+async fn data_chain(session: &Session, ingest_http: &str, governance_http: &str) {
+    let client = session.http.clone();
     let created = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&textile_dataset()).send().await.unwrap();
     assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
     let again = client.post(format!("{governance_http}/api/v1/tenants/{TENANT}/datasets")).json(&textile_dataset()).send().await.unwrap();
@@ -171,7 +169,8 @@ async fn data_chain(ingest_http: &str, governance_http: &str) {
 async fn data_chain_in_one_process() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
-    data_chain(&brain.http, &brain.http).await;
+    let session = enterprise(&brain.http).await;
+    data_chain(&session, &brain.http, &brain.http).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,9 +178,10 @@ async fn data_chain_across_processes_on_kafka_and_postgres() {
     let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
     let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
     let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
-    let governance = spawn("governance", &env);
+    let governance = spawn("governance,trust", &env);
     let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));
-    data_chain(&ingestion.http, &governance.http).await;
+    let session = enterprise(&governance.http).await;
+    data_chain(&session, &ingestion.http, &governance.http).await;
     drop((ingestion, governance));
     database.drop_now().await.unwrap();
 }
@@ -191,10 +191,10 @@ async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
     let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
     let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
     let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
-    let mut governance = spawn("governance", &env);
+    let mut governance = spawn("governance,trust", &env);
     // Ingestion asks governance about datasets, but does not stop taking records when it is gone.
     let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));
-    let client = http();
+    let client = enterprise(&governance.http).await.http;
     let created = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets", governance.http)).json(&textile_dataset()).send().await.unwrap();
     assert_eq!(created.status(), 201);
 
@@ -206,7 +206,7 @@ async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
             governance.kill_hard();
         }
         if batch == 25 {
-            governance = spawn("governance", &env);
+            governance = spawn("governance,trust", &env);
         }
         let body = textile_batch(batch, 50);
         let ack: Value = client.post(&url).json(&body).send().await.unwrap().json().await.unwrap();
@@ -243,7 +243,7 @@ async fn catalog_ingestion_and_warehouse_over_grpc() {
     use brain_proto::governance::v1 as gov;
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
-    let channel = channel(&brain.grpc).await;
+    let channel = enterprise(&brain.http).await.grpc(&brain.grpc).await;
     let reference = DatasetRef { tenant_id: TENANT.into(), dataset: "energy-use".into() };
     let mut catalog = gov::catalog_service_client::CatalogServiceClient::new(channel.clone());
     let field = |name: &str, kind: gov::FieldType, required: bool| gov::Field { name: name.into(), r#type: kind as i32, required, ..Default::default() };
@@ -310,9 +310,7 @@ async fn catalog_ingestion_and_warehouse_over_grpc() {
         .into_inner();
     assert_eq!(rest.records.len(), 1);
 
-    let mut listing = tonic::Request::new(gov::ListDatasetsRequest::default());
-    listing.metadata_mut().insert("x-brain-tenant", TENANT.parse().unwrap());
-    let listed = catalog.list_datasets(listing).await.unwrap().into_inner();
+    let listed = catalog.list_datasets(gov::ListDatasetsRequest::default()).await.unwrap().into_inner();
     assert_eq!(listed.datasets.len(), 1);
     assert_eq!(listed.datasets[0].quality_rules.len(), 1);
 }
@@ -330,7 +328,7 @@ fn id_card(region: &str, birth: &str, sequence: u32) -> String {
 async fn a_field_of_id_card_numbers_is_graded_high_with_an_explanation() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
-    let client = http();
+    let client = enterprise(&brain.http).await.http;
     let base = format!("{}/api/v1/tenants/{TENANT}/datasets", brain.http);
     let spec = json!({
         "name": "workers",
@@ -367,7 +365,7 @@ async fn a_field_of_id_card_numbers_is_graded_high_with_an_explanation() {
     // An authorized person overrides with a reason; the override is recorded and explained.
     let overridden: Value = client
         .post(format!("{base}/workers/grades"))
-        .json(&json!({"field": "holder", "grade": "medium", "reason": "numbers are masked at the source", "actor": "security-admin"}))
+        .json(&json!({"field": "holder", "grade": "medium", "reason": "numbers are masked at the source"}))
         .send()
         .await
         .unwrap()
@@ -379,7 +377,7 @@ async fn a_field_of_id_card_numbers_is_graded_high_with_an_explanation() {
     assert!(holder["explanation"].as_str().unwrap().contains("overridden"), "{holder}");
     let missing_reason = client
         .post(format!("{base}/workers/grades"))
-        .json(&json!({"field": "holder", "grade": "low", "reason": " ", "actor": "x"}))
+        .json(&json!({"field": "holder", "grade": "low", "reason": " "}))
         .send()
         .await
         .unwrap();
@@ -395,7 +393,7 @@ async fn a_field_of_id_card_numbers_is_graded_high_with_an_explanation() {
 async fn changed_classification_rules_regrade_datasets_at_start() {
     let data = tempfile::tempdir().unwrap();
     let mut brain = brain_up(data.path());
-    let client = http();
+    let client = enterprise(&brain.http).await.http;
     let spec = json!({
         "name": "line-costs", "title": "Cost per line", "library": "industry", "domain": "management",
         "fields": [{"name": "line", "type": "string", "required": true}, {"name": "energy_cost", "type": "number"}]

@@ -510,7 +510,7 @@ const SOURCES_CONFIG: &str = "ingestion:
 const TENANT: &str = "91330100MA27XKQ717";
 
 async fn drive_traffic(http: &str, grpc: &str) {
-    let client = common::http();
+    let client = common::enterprise(http).await.http;
     let dataset = serde_json::json!({
         "name": "production-output", "title": "Daily output per line", "library": "industry", "domain": "production",
         "fields": [{"name": "line", "type": "string", "required": true}, {"name": "output_m", "type": "integer", "required": true}]
@@ -524,7 +524,7 @@ async fn drive_traffic(http: &str, grpc: &str) {
     ]);
     let ingested = client.post(format!("{http}/api/v1/tenants/{TENANT}/datasets/production-output/records")).json(&records).send().await.unwrap();
     assert!(ingested.status().is_success(), "ingest: {}", ingested.text().await.unwrap());
-    let _ = client.get(format!("{http}/api/v1/usage/{TENANT}")).send().await.unwrap();
+    let _ = client.get(format!("{http}/api/v1/tenants/{TENANT}/usage")).send().await.unwrap();
     let _ = common::health(grpc, "").await;
 }
 

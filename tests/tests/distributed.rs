@@ -11,7 +11,7 @@ use std::time::Duration;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 const FRONT: &str = "ingestion,governance,compute-scheduler,model-gateway";
-const BACK: &str = "service-opening,portal-api,evaluation";
+const BACK: &str = "service-opening,portal-api,evaluation,trust";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_share_the_data_chain_and_one_trace() {
@@ -21,7 +21,10 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
     // A topic prefix of its own keeps this run apart from others on the shared broker.
     let prefix = format!("e2e{}", uuid::Uuid::now_v7().simple());
     let bus = format!("kafka://{kafka}");
+    // One data directory: the two processes share the access-token signing key.
+    let data_dir = tempfile::tempdir().unwrap();
     let env = [
+        ("BRAIN_COMMON__DATA_DIR", data_dir.path().to_str().unwrap()),
         ("BRAIN_COMMON__BUS", bus.as_str()),
         ("BRAIN_COMMON__DATABASE", database.url()),
         ("BRAIN_COMMON__CACHE", redis.as_str()),
@@ -42,7 +45,8 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
         assert_eq!(health(&mine.grpc, service).await, ServingStatus::Serving, "{service} in its process");
         assert_eq!(health(&other.grpc, service).await, ServingStatus::ServiceUnknown, "{service} in the other process");
     }
-    let client = http();
+    let session = enterprise(&back.http).await;
+    let client = session.http.clone();
     for process in [&front, &back] {
         let ready: serde_json::Value = client.get(format!("{}/readyz", process.http)).send().await.unwrap().json().await.unwrap();
         assert_eq!(ready["status"], "ready", "{ready}");
@@ -52,7 +56,7 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
     // (back) consumes and writes PostgreSQL.
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
-    let tenant = "91330100MA27XKQ717";
+    let tenant = TENANT;
     let created = client.post(format!("{}/api/v1/tenants/{tenant}/datasets", front.http)).json(&textile_dataset()).send().await.unwrap();
     assert_eq!(created.status(), 201);
     let ack: serde_json::Value = client
@@ -67,7 +71,7 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
         .unwrap();
     assert_eq!(ack["accepted"], 3, "{ack}");
 
-    let usage_url = format!("{}/api/v1/usage/{tenant}", back.http);
+    let usage_url = format!("{}/api/v1/tenants/{tenant}/usage", back.http);
     let total = eventually(Duration::from_secs(30), "evaluation to meter the batch", || {
         let client = client.clone();
         let usage_url = usage_url.clone();
@@ -91,7 +95,7 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
 
     // The same over gRPC: the trace context travels in the request metadata.
     let grpc_trace = "0af7651916cd43dd8448eb211c80319c";
-    let mut ingestion = brain_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient::new(channel(&front.grpc).await);
+    let mut ingestion = brain_proto::ingestion::v1::ingestion_service_client::IngestionServiceClient::new(session.grpc(&front.grpc).await);
     let mut request = tonic::Request::new(brain_proto::ingestion::v1::IngestBatch {
         batch_id: "grpc-1".into(),
         dataset: Some(brain_proto::common::v1::DatasetRef { tenant_id: tenant.into(), dataset: "production-output".into() }),

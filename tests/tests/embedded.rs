@@ -42,7 +42,7 @@ async fn brain_up_serves_every_service_and_the_operations_endpoints() {
         "/v1/chat/completions",
         "/api/v1/components",
         "/api/v1/cockpit/overview",
-        "/api/v1/usage/{tenant}",
+        "/api/v1/tenants/{tenant}/usage",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -53,8 +53,14 @@ async fn brain_up_serves_every_service_and_the_operations_endpoints() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("/openapi.json"));
 
+    // Every API needs a caller: without a token, 401 in problem+json.
+    let anonymous = client.get(format!("{}/api/v1/tenants/{TENANT}/datasets", brain.http)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(anonymous.headers()["content-type"], "application/problem+json");
+
     // A route that is not built yet says so in problem+json, it does not fake data.
-    let stub = client.post(format!("{}/api/v1/jobs", brain.http)).send().await.unwrap();
+    let session = enterprise(&brain.http).await;
+    let stub = session.http.post(format!("{}/api/v1/jobs", brain.http)).send().await.unwrap();
     assert_eq!(stub.status(), 501);
     assert_eq!(stub.headers()["content-type"], "application/problem+json");
     let problem: serde_json::Value = stub.json().await.unwrap();
@@ -62,7 +68,7 @@ async fn brain_up_serves_every_service_and_the_operations_endpoints() {
 
     // And over gRPC: UNIMPLEMENTED.
     let mut scheduler =
-        brain_proto::scheduler::v1::compute_scheduler_service_client::ComputeSchedulerServiceClient::new(channel(&brain.grpc).await);
+        brain_proto::scheduler::v1::compute_scheduler_service_client::ComputeSchedulerServiceClient::new(session.grpc(&brain.grpc).await);
     let status = scheduler.list_clusters(brain_proto::scheduler::v1::ListClustersRequest::default()).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unimplemented);
 
@@ -99,8 +105,8 @@ async fn grpc_reflection_lists_every_service() {
 async fn ingested_records_are_metered_by_evaluation() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
-    let client = http();
-    register_dataset(&client, &brain.http, "91330100MA27XKQ717", &textile_dataset()).await;
+    let client = enterprise(&brain.http).await.http;
+    register_dataset(&client, &brain.http, TENANT, &textile_dataset()).await;
     let url = format!("{}/api/v1/tenants/91330100MA27XKQ717/datasets/production-output/records", brain.http);
     let mut batch = textile_batch(1, 5);
     batch.as_array_mut().unwrap().push(serde_json::json!({"_event_time": "last tuesday", "line": "L9"}));
@@ -113,7 +119,7 @@ async fn ingested_records_are_metered_by_evaluation() {
     assert_eq!(rejected["violation"]["record_index"], 5);
 
     // Evaluation consumes the usage event ingestion published and sums it per tenant.
-    let usage_url = format!("{}/api/v1/usage/91330100MA27XKQ717", brain.http);
+    let usage_url = format!("{}/api/v1/tenants/91330100MA27XKQ717/usage", brain.http);
     let total = eventually(Duration::from_secs(10), "usage to be metered", || {
         let client = client.clone();
         let usage_url = usage_url.clone();
@@ -131,15 +137,15 @@ async fn ingested_records_are_metered_by_evaluation() {
 async fn bad_input_gets_precise_errors() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
-    let client = http();
+    let client = enterprise(&brain.http).await.http;
     let orders = serde_json::json!({
         "name": "orders", "title": "Orders", "library": "industry", "domain": "management",
         "fields": [{"name": "a", "type": "integer"}, {"name": "b", "type": "integer"}]
     });
-    register_dataset(&client, &brain.http, "acme", &orders).await;
-    let url = format!("{}/api/v1/tenants/acme/datasets/orders/records", brain.http);
+    register_dataset(&client, &brain.http, TENANT, &orders).await;
+    let url = format!("{}/api/v1/tenants/{TENANT}/datasets/orders/records", brain.http);
 
-    let unknown = client.post(format!("{}/api/v1/tenants/acme/datasets/invoices/records", brain.http)).json(&serde_json::json!([{"a": 1}])).send().await.unwrap();
+    let unknown = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets/invoices/records", brain.http)).json(&serde_json::json!([{"a": 1}])).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
     let problem: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(problem["code"], "not_found", "{problem}");
@@ -150,7 +156,7 @@ async fn bad_input_gets_precise_errors() {
     assert_eq!(problem["code"], "invalid_argument");
     assert!(problem["detail"].as_str().unwrap().contains("not a JSON array"), "{problem}");
 
-    let bad_name = client.post(format!("{}/api/v1/tenants/acme/datasets/bad%20name/records", brain.http)).json(&serde_json::json!([])).send().await.unwrap();
+    let bad_name = client.post(format!("{}/api/v1/tenants/{TENANT}/datasets/bad%20name/records", brain.http)).json(&serde_json::json!([])).send().await.unwrap();
     assert_eq!(bad_name.status(), 400);
     let problem: serde_json::Value = bad_name.json().await.unwrap();
     assert_eq!(problem["violations"][0]["field"], "dataset", "{problem}");

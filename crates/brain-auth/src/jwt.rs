@@ -21,6 +21,9 @@ use std::fmt;
 use std::io::Write;
 use std::path::Path;
 
+/// `sub` of the tokens services of one brain call each other with.
+pub const SERVICE_SUBJECT_PREFIX: &str = "service:";
+
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECONDS: i64 = 30;
 
@@ -100,20 +103,28 @@ impl SigningKey {
                 .map_err(|e| key_error(format!("creating its directory: {e}")))?;
         }
         let key = Self::generate()?;
+        // Written to a private temporary file, then linked into place: a process starting at
+        // the same moment sees either no key or a complete one, and the first link wins.
+        let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(mut file) => {
-                file.write_all(key.pem.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| key_error(format!("writing: {e}")))?;
-                tracing::info!(path = %path.display(), kid = %key.kid, "generated a new access-token signing key");
-                Ok(key)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load(path),
+        let written = options
+            .open(&temporary)
+            .and_then(|mut file| file.write_all(key.pem.as_bytes()).and_then(|()| file.sync_all()))
+            .map_err(|e| key_error(format!("writing: {e}")));
+        let linked = written.and_then(|()| match std::fs::hard_link(&temporary, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(key_error(format!("creating: {e}"))),
+        });
+        let _ = std::fs::remove_file(&temporary);
+        if linked? {
+            tracing::info!(path = %path.display(), kid = %key.kid, "generated a new signing key");
+            Ok(key)
+        } else {
+            Self::load(path)
         }
     }
 
@@ -226,12 +237,14 @@ pub struct AccessClaims {
 
 impl AccessClaims {
     pub fn into_principal(self) -> Principal {
+        // Service tokens name the service as `service:<name>`; user ids never contain `:`.
+        let subject = match self.sub.strip_prefix(SERVICE_SUBJECT_PREFIX) {
+            Some(name) => Subject::Service { name: name.to_owned() },
+            None => Subject::User { id: self.sub, name: self.name },
+        };
         Principal {
             tenant: self.tenant,
-            subject: Subject::User {
-                id: self.sub,
-                name: self.name,
-            },
+            subject,
             roles: self.roles,
             scope: None,
             method: AuthMethod::from_amr(&self.amr).unwrap_or(AuthMethod::Password),
@@ -286,17 +299,19 @@ impl JwtIssuer {
         principal: &Principal,
         now: DateTime<Utc>,
     ) -> Result<IssuedToken, AuthError> {
-        let Subject::User { id, name } = &principal.subject else {
-            return Err(AuthError::internal(
-                "access tokens are issued to users only",
-            ));
+        let (sub, name) = match &principal.subject {
+            Subject::User { id, name } => (id.clone(), name.clone()),
+            Subject::Service { name } => (format!("{SERVICE_SUBJECT_PREFIX}{name}"), name.clone()),
+            Subject::ApiKey { .. } => {
+                return Err(AuthError::internal("access tokens are not issued to API keys"));
+            }
         };
         let expires_at = now + self.ttl;
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
-            sub: id.clone(),
-            name: name.clone(),
+            sub,
+            name,
             tenant: principal.tenant.clone(),
             roles: principal.roles.clone(),
             sid: principal.session_id.clone(),
@@ -715,13 +730,22 @@ mod tests {
     }
 
     #[test]
-    fn only_users_get_access_tokens() {
-        let (_, issuer, _) = setup();
+    fn api_keys_get_no_tokens_and_service_tokens_name_the_service() {
+        let (_, issuer, verifier) = setup();
+        let mut key = user();
+        key.subject = Subject::ApiKey {
+            id: "k1".into(),
+            name: "erp".into(),
+        };
+        assert!(issuer.issue_at(&key, now()).is_err());
         let mut service = user();
         service.subject = Subject::Service {
             name: "governance".into(),
         };
-        assert!(issuer.issue_at(&service, now()).is_err());
+        let token = issuer.issue_at(&service, now()).unwrap().token;
+        let claims = verifier.verify_at(&token, now()).unwrap();
+        assert_eq!(claims.sub, "service:governance");
+        assert_eq!(claims.into_principal().subject, service.subject);
     }
 
     #[test]

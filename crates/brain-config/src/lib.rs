@@ -54,6 +54,9 @@ pub fn to_redacted_yaml(config: &Config) -> Result<String, ConfigError> {
     shown.common.cache = redact_url(&shown.common.cache);
     shown.common.bus = redact_url(&shown.common.bus);
     shown.ingestion = shown.ingestion.redacted();
+    if !shown.trust.bootstrap_admin_password.is_empty() {
+        shown.trust.bootstrap_admin_password = "***".into();
+    }
     if !shown.bus.kafka_security.sasl_password.is_empty() {
         shown.bus.kafka_security.sasl_password = "***".into();
     }

@@ -637,6 +637,14 @@ pub struct TrustConfig {
     pub lockout_seconds: u64,
     /// How often the ledger's head is signed into a checkpoint.
     pub ledger_checkpoint_seconds: u64,
+    /// Password of the first system administrator (`admin` of tenant `platform`), used once
+    /// when the brain has no users. Empty = a random one, written to
+    /// `<data_dir>/initial-admin-password` (mode 0600). A secret: set it from a Secret.
+    pub bootstrap_admin_password: String,
+    /// `false` switches authentication, authorization and auditing off: only for measuring
+    /// their cost (`brain-load`); the process warns loudly and every caller acts as the
+    /// platform's system administrator.
+    pub enforce: bool,
 }
 
 impl Default for TrustConfig {
@@ -651,6 +659,8 @@ impl Default for TrustConfig {
             lockout_threshold: 5,
             lockout_seconds: 900,
             ledger_checkpoint_seconds: 60,
+            bootstrap_admin_password: String::new(),
+            enforce: true,
         }
     }
 }

@@ -39,6 +39,7 @@ pub(crate) fn router(
     mut openapi: utoipa::openapi::OpenApi,
     readiness: Readiness,
     telemetry: Arc<brain_telemetry::Telemetry>,
+    auth: brain_auth::AuthLayer,
 ) -> Router {
     openapi.merge(<OpsApi as utoipa::OpenApi>::openapi());
     let openapi_json = openapi.to_pretty_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
@@ -50,7 +51,12 @@ pub(crate) fn router(
         .route("/openapi.json", get(openapi_doc))
         .route("/docs", get(docs))
         .with_state(state);
-    services.merge(ops).layer(axum::middleware::from_fn(observe))
+    // Outermost first: observe, authenticate, then refuse other tenants' routes.
+    services
+        .merge(ops)
+        .layer(axum::middleware::from_fn(crate::auth::tenant_guard))
+        .layer(auth)
+        .layer(axum::middleware::from_fn(observe))
 }
 
 /// Liveness: the process answers.

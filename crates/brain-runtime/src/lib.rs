@@ -5,6 +5,7 @@
 //! starts only the backends the selected targets need (an explicit dependency map, as in
 //! Loki), then the services, then the listeners, and stops in reverse.
 
+mod auth;
 mod context;
 mod error;
 mod grpc;

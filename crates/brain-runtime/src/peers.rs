@@ -2,7 +2,9 @@
 //! process (`brain up`, `--target=all`) the call goes straight to its in-process gRPC routes,
 //! with no network in between; otherwise it goes over a lazily connecting channel to the URL
 //! in `common.peers.<service>`, so a peer that is down fails only the calls made meanwhile.
-//! Either way the caller uses the service's generated tonic client over a [`PeerChannel`].
+//! Either way the caller uses the service's generated tonic client over a [`PeerChannel`],
+//! and the callee sees the calling service: in-process as a service principal in the
+//! request's extensions, over the network as a service token in `authorization`.
 
 use crate::RuntimeError;
 use futures::future::BoxFuture;
@@ -28,6 +30,9 @@ pub struct Peers {
     local: Vec<&'static str>,
     routes: LocalRoutes,
     configured: BTreeMap<String, String>,
+    /// The service making the calls, and how it proves it to remote peers.
+    caller: &'static str,
+    tokens: Option<Arc<crate::auth::ServiceTokens>>,
 }
 
 impl std::fmt::Debug for Peers {
@@ -38,14 +43,19 @@ impl std::fmt::Debug for Peers {
 
 impl Peers {
     pub(crate) fn new(local: Vec<&'static str>, routes: LocalRoutes, configured: BTreeMap<String, String>) -> Self {
-        Self { local, routes, configured }
+        Self { local, routes, configured, caller: "brain", tokens: None }
+    }
+
+    /// The same peers, called as `caller` proving itself with `tokens`.
+    pub(crate) fn for_service(&self, caller: &'static str, tokens: Arc<crate::auth::ServiceTokens>) -> Self {
+        Self { caller, tokens: Some(tokens), ..self.clone() }
     }
 
     /// A channel to `service`'s gRPC API; None when it is neither in this process nor
     /// configured in `common.peers`.
     pub fn channel(&self, service: &'static str) -> Result<Option<PeerChannel>, RuntimeError> {
         if self.local.contains(&service) {
-            return Ok(Some(PeerChannel(Route::Local(self.routes.clone()))));
+            return Ok(Some(PeerChannel(Route::Local(self.routes.clone(), self.caller))));
         }
         let Some(url) = self.configured.get(&service.replace('-', "_")) else { return Ok(None) };
         let endpoint = Endpoint::from_shared(url.clone())
@@ -53,7 +63,8 @@ impl Peers {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true);
-        Ok(Some(PeerChannel::remote(endpoint.connect_lazy())))
+        let credential = self.tokens.clone().map(|tokens| (tokens, self.caller));
+        Ok(Some(PeerChannel(Route::Remote(endpoint.connect_lazy(), credential))))
     }
 }
 
@@ -63,13 +74,16 @@ pub struct PeerChannel(Route);
 
 #[derive(Clone)]
 enum Route {
-    Local(LocalRoutes),
-    Remote(Channel),
+    Local(LocalRoutes, &'static str),
+    /// The service token is made per call (cached by [`crate::auth::ServiceTokens`]), so a
+    /// long-lived channel never sends an expired one.
+    Remote(Channel, Option<(Arc<crate::auth::ServiceTokens>, &'static str)>),
 }
 
 impl PeerChannel {
+    /// A channel that sends no credential (to services outside the brain's authentication).
     pub fn remote(channel: Channel) -> Self {
-        Self(Route::Remote(channel))
+        Self(Route::Remote(channel, None))
     }
 }
 
@@ -80,18 +94,30 @@ impl tower::Service<http::Request<Body>> for PeerChannel {
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match &mut self.0 {
-            Route::Local(_) => Poll::Ready(Ok(())),
-            Route::Remote(channel) => tower::Service::poll_ready(channel, cx).map_err(Into::into),
+            Route::Local(..) => Poll::Ready(Ok(())),
+            Route::Remote(channel, _) => tower::Service::poll_ready(channel, cx).map_err(Into::into),
         }
     }
 
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         match &mut self.0 {
-            Route::Local(routes) => match routes.get().cloned() {
-                Some(mut routes) => Box::pin(async move { Ok(tower::Service::call(&mut routes, request).await?) }),
+            Route::Local(routes, caller) => match routes.get().cloned() {
+                Some(mut routes) => {
+                    request.extensions_mut().insert(brain_auth::Principal::service(caller));
+                    Box::pin(async move { Ok(tower::Service::call(&mut routes, request).await?) })
+                }
                 None => Box::pin(async { Err("the service's gRPC routes are not registered yet".into()) }),
             },
-            Route::Remote(channel) => {
+            Route::Remote(channel, credential) => {
+                if let Some((tokens, caller)) = credential {
+                    match tokens.token(caller).map(|t| http::HeaderValue::try_from(format!("Bearer {t}"))) {
+                        Ok(Ok(value)) => {
+                            request.headers_mut().insert(http::header::AUTHORIZATION, value);
+                        }
+                        Ok(Err(e)) => return Box::pin(async move { Err(e.into()) }),
+                        Err(e) => return Box::pin(async move { Err(e.into()) }),
+                    }
+                }
                 let call = tower::Service::call(channel, request);
                 Box::pin(async move { Ok(call.await?) })
             }

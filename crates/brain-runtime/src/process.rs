@@ -114,6 +114,9 @@ impl Process {
         // Services in this process call each other through its gRPC routes, set once built.
         let local_routes = crate::peers::LocalRoutes::default();
         let peers = crate::Peers::new(specs.iter().map(|s| s.name).collect(), local_routes.clone(), config.common.peers.clone());
+        let key = crate::auth::signing_key(&config)?;
+        let service_tokens = Arc::new(crate::auth::ServiceTokens::new(&config, key.clone()));
+        let auth = crate::auth::ProcessAuth::new(&config, &key, peers.for_service("brain", service_tokens.clone()));
 
         let mut services: Vec<(&'static str, Arc<dyn Service>, ServiceContext)> = Vec::new();
         for spec in &specs {
@@ -122,7 +125,7 @@ impl Process {
                 config: config.clone(),
                 topics: Topics::new(&config.common.topic_prefix),
                 shutdown: shutdown.child_token(),
-                peers: peers.clone(),
+                peers: peers.for_service(spec.name, service_tokens.clone()),
                 store: spec.needs.contains(&Backend::Store).then(|| backends.store.clone()).flatten(),
                 bus: spec.needs.contains(&Backend::Bus).then(|| backends.bus.clone()).flatten(),
                 cache: spec.needs.contains(&Backend::Cache).then(|| backends.cache.clone()).flatten(),
@@ -155,9 +158,12 @@ impl Process {
         // Only this function sets it, once: an error cannot happen.
         let _ = local_routes.set(routes.clone());
         let grpc_shutdown = shutdown.clone();
+        let auth_layer = auth_layer(&auth);
+        let grpc_auth = auth_layer.clone();
         let grpc_server = tokio::spawn(async move {
             tonic::transport::Server::builder()
                 .layer(grpc::ObserveLayer)
+                .layer(grpc_auth)
                 .add_routes(routes)
                 // No Nagle: small acks of a gRPC stream must not wait for the peer's delayed ACK.
                 .serve_with_incoming_shutdown(
@@ -180,7 +186,7 @@ impl Process {
             cache: backends.cache.clone(),
             draining: shutdown.clone(),
         };
-        let app = crate::http::router(service_router, openapi, readiness, telemetry.clone());
+        let app = crate::http::router(service_router, openapi, readiness, telemetry.clone(), auth_layer);
         let http_shutdown = shutdown.clone();
         let http_server = tokio::spawn(async move {
             axum::serve(http_listener, app)
@@ -218,6 +224,15 @@ impl Process {
             store: backends.store,
             telemetry,
         })
+    }
+}
+
+/// One authentication layer for both listeners.
+fn auth_layer(auth: &crate::auth::ProcessAuth) -> brain_auth::AuthLayer {
+    if auth.enforce {
+        brain_auth::AuthLayer::new(auth.authenticator.clone(), brain_auth::PublicPaths::platform_defaults())
+    } else {
+        brain_auth::AuthLayer::unenforced(auth.authenticator.clone(), crate::auth::unenforced_principal())
     }
 }
 

@@ -18,6 +18,10 @@ pub enum ProcessError {
     NotReady(Duration, String),
 }
 
+/// The password of the first system administrator (`admin` of tenant `platform`) of every
+/// brain a test spawns, unless the test's environment sets another.
+pub const TEST_ADMIN_PASSWORD: &str = "Test-Brain-passw0rd";
+
 /// Path of the `brain` binary next to the running test executable (`target/<profile>/brain`).
 pub fn brain_binary() -> Result<PathBuf, ProcessError> {
     if let Ok(path) = std::env::var("BRAIN_BIN") {
@@ -50,7 +54,12 @@ impl BrainProcess {
         let log_path = log_dir.path().join("brain.log");
         let log = std::fs::File::create(&log_path).map_err(ProcessError::Spawn)?;
         let mut command = Command::new(brain_binary()?);
-        command.args(args).stdout(Stdio::piped()).stderr(Stdio::from(log)).env("BRAIN_COMMON__LOG_FORMAT", "json");
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .env("BRAIN_COMMON__LOG_FORMAT", "json")
+            .env("BRAIN_TRUST__BOOTSTRAP_ADMIN_PASSWORD", TEST_ADMIN_PASSWORD);
         for (key, value) in env {
             command.env(key, value);
         }

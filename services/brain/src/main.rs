@@ -6,6 +6,8 @@
 // The CLI's job includes printing to stdout (URLs, config, versions).
 #![allow(clippy::print_stdout)]
 
+mod evidence;
+
 use anyhow::Context as _;
 use brain_config::Config;
 use brain_runtime::{Process, ProcessOptions, ServiceSpec};
@@ -59,6 +61,16 @@ enum Command {
     },
     /// Apply the database migrations of every service (PostgreSQL or SQLite).
     Migrate,
+    /// Verify the tamper-evident ledger, print its public key, check inclusion proofs.
+    Ledger {
+        #[command(subcommand)]
+        action: evidence::LedgerAction,
+    },
+    /// Verify trusted-status reports offline.
+    Report {
+        #[command(subcommand)]
+        action: evidence::ReportAction,
+    },
     /// Print the version.
     Version,
 }
@@ -80,6 +92,7 @@ fn registry() -> Vec<ServiceSpec> {
         brain_service_opening::spec(),
         brain_portal_api::spec(),
         brain_evaluation::spec(),
+        brain_trust::spec(),
     ]
 }
 
@@ -125,6 +138,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Migrate) => migrate(&load()?).await,
+        Some(Command::Ledger { action }) => evidence::ledger(action, &load()?).await,
+        Some(Command::Report { action }) => evidence::report(action),
         Some(Command::Up { data_dir, http_addr, grpc_addr }) => {
             let mut config = load()?;
             let common = &mut config.common;
@@ -183,6 +198,9 @@ async fn serve(config: Config, targets: String) -> anyhow::Result<()> {
         log_format: config.common.log_format,
         log_level: config.common.log_level.clone(),
     })?;
+    // Listen for signals before announcing readiness: a SIGTERM that arrives right after
+    // "ready" must shut down gracefully, not kill the process.
+    let signals = ShutdownSignals::install()?;
     let started = std::time::Instant::now();
     let process = Process::start(ProcessOptions { config, targets, registry: registry(), telemetry: Arc::new(telemetry) }).await?;
     let ready_ms = started.elapsed().as_millis();
@@ -196,7 +214,7 @@ async fn serve(config: Config, targets: String) -> anyhow::Result<()> {
 
     let token = process.shutdown_token();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signals.wait().await;
         tracing::info!("signal received; shutting down gracefully");
         token.cancel();
     });
@@ -204,24 +222,38 @@ async fn serve(config: Config, targets: String) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM and SIGINT, registered with the OS when installed.
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self { term: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.interrupt.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

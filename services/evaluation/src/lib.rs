@@ -3,7 +3,7 @@
 //!
 //! Built: usage metering — a consumer of `brain.usage.events.v1` sums usage per tenant, day
 //! and kind, exactly once per event — and its queries (gRPC `GetUsageSummary`, REST
-//! `GET /api/v1/usage/{tenant}`). Indicators and monthly reports answer UNIMPLEMENTED.
+//! `GET /api/v1/tenants/{tenant}/usage`). Indicators and monthly reports answer UNIMPLEMENTED.
 
 mod api;
 mod domain;

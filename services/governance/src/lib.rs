@@ -57,7 +57,7 @@ impl Governance {
 
 /// The built-in rules, or the brain's own from `governance.classification_rules` (YAML, or
 /// JSON when the file name ends in `.json`).
-fn classification_rules(path: &str) -> Result<domain::ClassificationRules, String> {
+pub fn classification_rules(path: &str) -> Result<domain::ClassificationRules, String> {
     if path.is_empty() {
         return domain::ClassificationRules::builtin().map_err(|e| format!("built-in classification rules: {e}"));
     }

@@ -14,6 +14,10 @@ pub enum TrustError {
     Auth(#[from] brain_auth::AuthError),
     #[error(transparent)]
     Store(#[from] brain_store::StoreError),
+    #[error("{service} is unavailable: {reason}")]
+    Upstream { service: &'static str, reason: String },
+    #[error(transparent)]
+    Ledger(#[from] brain_ledger::LedgerError),
 }
 
 impl ServiceError for TrustError {
@@ -24,6 +28,8 @@ impl ServiceError for TrustError {
             Self::Corrupt { .. } => ErrorCode::Internal,
             Self::Auth(e) => e.code(),
             Self::Store(e) => e.code(),
+            Self::Upstream { .. } => ErrorCode::Unavailable,
+            Self::Ledger(e) => e.code(),
         }
     }
 

@@ -183,14 +183,14 @@ impl Identity {
     }
 
     /// Ends the session the refresh token belongs to (every token of it).
-    pub async fn sign_out(&self, presented: &str, now: DateTime<Utc>) -> Result<(), TrustError> {
+    /// Returns the session that ended, if the token named one.
+    pub async fn sign_out(&self, presented: &str, now: DateTime<Utc>) -> Result<Option<SessionRow>, TrustError> {
         let token = RefreshToken::parse(presented)?;
-        if let Some(row) = self.store.session_by_refresh_hash(&token.hash()).await? {
-            let mut tx = self.store.begin().await?;
-            self.store.revoke_family(&mut tx, &row.tenant, &row.family_id, now).await?;
-            tx.commit().await?;
-        }
-        Ok(())
+        let Some(row) = self.store.session_by_refresh_hash(&token.hash()).await? else { return Ok(None) };
+        let mut tx = self.store.begin().await?;
+        self.store.revoke_family(&mut tx, &row.tenant, &row.family_id, now).await?;
+        tx.commit().await?;
+        Ok(Some(row))
     }
 
     async fn record(&self, user: &UserRow) -> Result<(), TrustError> {

@@ -24,8 +24,13 @@ pub const GRPC_SERVICES: [(&str, &str); 10] = [
 pub const EVALUATION: (&str, &str) = ("evaluation", "brain.evaluation.v1.EvaluationService");
 
 pub fn all_grpc_services() -> Vec<(&'static str, &'static str)> {
-    GRPC_SERVICES.iter().copied().chain(std::iter::once(EVALUATION)).collect()
+    let trust = TRUST_SERVICES.iter().map(|name| ("trust", *name));
+    GRPC_SERVICES.iter().copied().chain(std::iter::once(EVALUATION)).chain(trust).collect()
 }
+
+/// The trust service's gRPC names (identity, access, products, ledger).
+pub const TRUST_SERVICES: [&str; 4] =
+    ["brain.trust.v1.IdentityService", "brain.trust.v1.AccessService", "brain.trust.v1.ProductService", "brain.trust.v1.LedgerService"];
 
 pub async fn channel(grpc: &str) -> tonic::transport::Channel {
     tonic::transport::Endpoint::from_shared(grpc.to_owned()).unwrap().connect().await.unwrap()
@@ -114,9 +119,12 @@ pub fn textile_batch(batch: usize, size: usize) -> serde_json::Value {
     serde_json::Value::Array(records)
 }
 
-/// The environment of one distributed brain process on Kafka and PostgreSQL, on ports the OS picks.
+/// The environment of one distributed brain process on Kafka and PostgreSQL, on ports the OS
+/// picks. The processes of one test share a data directory, and so their signing keys.
 pub fn distributed_env(kafka: &str, database: &str, prefix: &str) -> Vec<(String, String)> {
+    let data_dir = std::env::temp_dir().join("brain-e2e").join(prefix);
     vec![
+        ("BRAIN_COMMON__DATA_DIR".into(), data_dir.display().to_string()),
         ("BRAIN_COMMON__BUS".into(), format!("kafka://{kafka}")),
         ("BRAIN_COMMON__DATABASE".into(), database.to_owned()),
         ("BRAIN_COMMON__TOPIC_PREFIX".into(), prefix.to_owned()),
@@ -137,4 +145,113 @@ pub fn with_governance_peer(env: &[(String, String)], governance: &brain_testkit
 pub fn spawn(target: &str, env: &[(String, String)]) -> brain_testkit::BrainProcess {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     brain_testkit::BrainProcess::spawn(&["serve", "--target", target], &env).unwrap()
+}
+
+// ---- identities ----------------------------------------------------------------------------
+
+/// The enterprise most tests act as (a unified social credit code).
+pub const TENANT: &str = "91330100MA27XKQ717";
+pub const USER_PASSWORD: &str = "Loom-and-shuttle-7";
+
+/// A signed-in caller: a REST client that sends its bearer token, and the token for gRPC.
+#[derive(Clone)]
+pub struct Session {
+    pub token: String,
+    pub tenant: String,
+    pub http: reqwest::Client,
+}
+
+impl Session {
+    pub fn new(token: String, tenant: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).default_headers(headers).build().unwrap();
+        Self { token, tenant: tenant.to_owned(), http }
+    }
+
+    /// A gRPC channel that sends this session's bearer token.
+    pub async fn grpc(&self, grpc: &str) -> Authed {
+        tonic::service::interceptor::InterceptedService::new(channel(grpc).await, Bearer(self.token.clone()))
+    }
+}
+
+/// A channel whose every call carries `authorization: Bearer …`.
+pub type Authed = tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
+
+#[derive(Clone)]
+pub struct Bearer(pub String);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let value = format!("Bearer {}", self.0).parse().map_err(|_| tonic::Status::internal("token is not a header value"))?;
+        request.metadata_mut().insert("authorization", value);
+        Ok(request)
+    }
+}
+
+/// Signs in with a password (and a TOTP code when given); panics unless it succeeds.
+pub async fn sign_in(http: &str, tenant: &str, username: &str, password: &str, totp: Option<String>) -> Session {
+    let response = self::http()
+        .post(format!("{http}/api/v1/auth/sign-in"))
+        .json(&serde_json::json!({"tenant_id": tenant, "username": username, "password": password, "totp_code": totp}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "sign-in of {tenant}/{username}: {}", response.text().await.unwrap());
+    let body: serde_json::Value = response.json().await.unwrap();
+    Session::new(body["access_token"].as_str().unwrap().to_owned(), tenant)
+}
+
+fn totp_code(secret_base32: &str, at: std::time::SystemTime) -> String {
+    let secret = brain_auth::TotpSecret::from_base32(secret_base32).unwrap();
+    let unix = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    brain_auth::Totp::default().code_at(&secret, unix)
+}
+
+/// The bootstrap system administrator, with TOTP enrolled (administration needs two factors).
+/// Enrols with the previous time step's code and signs in with the current one, so no code
+/// is used twice.
+pub async fn platform_admin(http: &str) -> Session {
+    let first = sign_in(http, "platform", "admin", brain_testkit::process::TEST_ADMIN_PASSWORD, None).await;
+    let enrolment: serde_json::Value =
+        first.http.post(format!("{http}/api/v1/auth/totp/enroll")).send().await.unwrap().json().await.unwrap();
+    let secret = enrolment["secret_base32"].as_str().unwrap().to_owned();
+    let earlier = std::time::SystemTime::now() - Duration::from_secs(30);
+    let confirmed = first
+        .http
+        .post(format!("{http}/api/v1/auth/totp/confirm"))
+        .json(&serde_json::json!({"secret_base32": secret, "code": totp_code(&secret, earlier)}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), 200, "TOTP enrolment: {}", confirmed.text().await.unwrap());
+    sign_in(http, "platform", "admin", brain_testkit::process::TEST_ADMIN_PASSWORD, Some(totp_code(&secret, std::time::SystemTime::now()))).await
+}
+
+/// Creates a tenant (kind `enterprise`, `government`, …) and a user in it with `roles`, then
+/// signs that user in.
+pub async fn tenant_user(http: &str, admin: &Session, tenant: &str, kind: &str, username: &str, roles: &[&str]) -> Session {
+    let created = admin
+        .http
+        .post(format!("{http}/api/v1/identity/tenants"))
+        .json(&serde_json::json!({"id": tenant, "kind": kind, "name": format!("{kind} {tenant}")}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status() == 201 || created.status() == 409, "tenant {tenant}: {}", created.text().await.unwrap());
+    let user = admin
+        .http
+        .post(format!("{http}/api/v1/identity/tenants/{tenant}/users"))
+        .json(&serde_json::json!({"username": username, "display_name": username, "password": USER_PASSWORD, "roles": roles}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 201, "user {tenant}/{username}: {}", user.text().await.unwrap());
+    sign_in(http, tenant, username, USER_PASSWORD, None).await
+}
+
+/// The administrator of the enterprise [`TENANT`] on the brain whose trust service is at `http`.
+pub async fn enterprise(http: &str) -> Session {
+    let admin = platform_admin(http).await;
+    tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await
 }

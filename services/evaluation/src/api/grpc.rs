@@ -16,7 +16,9 @@ pub(crate) fn server(service: Evaluation) -> EvaluationServiceServer<Evaluation>
 #[tonic::async_trait]
 impl EvaluationService for Evaluation {
     async fn get_usage_summary(&self, request: Request<GetUsageSummaryRequest>) -> Result<Response<UsageSummary>, Status> {
+        let caller = brain_auth::grpc_principal(&request)?;
         let r = request.into_inner();
+        caller.require_tenant(&r.tenant_id).map_err(grpc_status)?;
         let totals = self.usage_totals(&r.tenant_id, &r.from_day, &r.to_day).await.map_err(grpc_status)?;
         Ok(Response::new(UsageSummary {
             tenant_id: r.tenant_id,

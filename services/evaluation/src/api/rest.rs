@@ -45,7 +45,7 @@ pub(crate) struct UsageSummaryJson {
 /// Usage of a tenant, summed per kind over a range of days.
 #[utoipa::path(
     get,
-    path = "/api/v1/usage/{tenant}",
+    path = "/api/v1/tenants/{tenant}/usage",
     tag = TAG,
     params(("tenant" = String, Path, description = "Tenant id"), DayRange),
     responses(

@@ -3,6 +3,7 @@
 
 use super::convert::{self, dataset_to, new_dataset_from, page_response, page_size, page_token, record_to, rejected_to, time};
 use crate::Governance;
+use brain_auth::grpc_principal;
 use brain_core::grpc_status;
 use brain_proto::governance::v1::catalog_service_server::{CatalogService, CatalogServiceServer};
 use brain_proto::governance::v1::classification_service_server::{ClassificationService, ClassificationServiceServer};
@@ -29,21 +30,25 @@ pub(crate) fn add(routes: &mut tonic::service::RoutesBuilder, service: &Governan
 #[tonic::async_trait]
 impl CatalogService for Governance {
     async fn create_dataset(&self, request: Request<CreateDatasetRequest>) -> Result<Response<Dataset>, Status> {
+        let caller = grpc_principal(&request)?;
         let (tenant, new) = new_dataset_from(request.into_inner().dataset.unwrap_or_default()).map_err(grpc_status)?;
+        caller.require_dataset_of(&tenant, &new.name).map_err(grpc_status)?;
         let dataset = Governance::create_dataset(self, &tenant, new).await.map_err(grpc_status)?;
         Ok(Response::new(dataset_to(dataset)))
     }
 
     async fn get_dataset(&self, request: Request<GetDatasetRequest>) -> Result<Response<Dataset>, Status> {
+        let caller = grpc_principal(&request)?;
         let reference = request.into_inner().r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let dataset = Governance::get_dataset(self, &reference.tenant_id, &reference.dataset).await.map_err(grpc_status)?;
         Ok(Response::new(dataset_to(dataset)))
     }
 
-    /// Lists the datasets of the tenant named in the `x-brain-tenant` metadata (until the trust
-    /// layer puts the caller's tenant on every request).
+    /// Lists the datasets of the caller's tenant.
     async fn list_datasets(&self, request: Request<ListDatasetsRequest>) -> Result<Response<ListDatasetsResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let caller = grpc_principal(&request)?;
+        let tenant = caller.tenant.clone();
         let r = request.into_inner();
         let library = convert::library_from(r.library).map_err(grpc_status)?;
         let page = Governance::list_datasets(self, &tenant, library, "", page_size(r.page.as_ref()), page_token(r.page.as_ref()))
@@ -53,7 +58,8 @@ impl CatalogService for Governance {
     }
 
     async fn search_datasets(&self, request: Request<SearchDatasetsRequest>) -> Result<Response<ListDatasetsResponse>, Status> {
-        let tenant = tenant_of(&request)?;
+        let caller = grpc_principal(&request)?;
+        let tenant = caller.tenant.clone();
         let r = request.into_inner();
         let page = Governance::list_datasets(self, &tenant, None, &r.query, page_size(r.page.as_ref()), page_token(r.page.as_ref()))
             .await
@@ -62,22 +68,16 @@ impl CatalogService for Governance {
     }
 
     async fn evolve_schema(&self, request: Request<EvolveSchemaRequest>) -> Result<Response<Dataset>, Status> {
+        let caller = grpc_principal(&request)?;
         let r = request.into_inner();
         let reference = r.r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let fields = convert::fields_from(r.fields).map_err(grpc_status)?;
         let dataset = Governance::evolve_schema(self, &reference.tenant_id, &reference.dataset, fields).await.map_err(grpc_status)?;
         Ok(Response::new(dataset_to(dataset)))
     }
 }
 
-fn tenant_of<T>(request: &Request<T>) -> Result<String, Status> {
-    request
-        .metadata()
-        .get("x-brain-tenant")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .ok_or_else(|| Status::invalid_argument("the x-brain-tenant metadata names the tenant whose datasets to list"))
-}
 
 fn classification_to(reference: brain_proto::common::v1::DatasetRef, c: crate::domain::DatasetClassification) -> Classification {
     Classification { r#ref: Some(reference), grade: c.grade.to_proto(), fields: c.fields.iter().map(|f| f.to_field_grade()).collect() }
@@ -86,16 +86,19 @@ fn classification_to(reference: brain_proto::common::v1::DatasetRef, c: crate::d
 #[tonic::async_trait]
 impl ClassificationService for Governance {
     async fn classify_dataset(&self, request: Request<ClassifyDatasetRequest>) -> Result<Response<Classification>, Status> {
+        let caller = grpc_principal(&request)?;
         let reference = request.into_inner().r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let outcome = Governance::classify(self, &reference.tenant_id, &reference.dataset).await.map_err(grpc_status)?;
         Ok(Response::new(classification_to(reference, outcome.classification)))
     }
 
-    /// The actor is named in the `x-brain-actor` metadata until sign-in exists.
     async fn override_field_grade(&self, request: Request<OverrideFieldGradeRequest>) -> Result<Response<Classification>, Status> {
-        let actor = request.metadata().get("x-brain-actor").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let caller = grpc_principal(&request)?;
+        let actor = caller.subject.actor();
         let r = request.into_inner();
         let reference = r.r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let grade = crate::domain::Grade::from_proto(r.grade).ok_or_else(|| Status::invalid_argument("grade must be LOW, MEDIUM or HIGH"))?;
         let classification = Governance::override_grade(self, &reference.tenant_id, &reference.dataset, &r.field, grade, &r.reason, &actor)
             .await
@@ -107,8 +110,10 @@ impl ClassificationService for Governance {
 #[tonic::async_trait]
 impl QualityService for Governance {
     async fn get_quality_score(&self, request: Request<GetQualityScoreRequest>) -> Result<Response<QualityScore>, Status> {
+        let caller = grpc_principal(&request)?;
         let r = request.into_inner();
         let reference = r.r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let range = r.range.unwrap_or_default();
         let day = |ts: Option<&prost_types::Timestamp>| {
             time(ts).map(|t| brain_core::calendar::cst_day(t.timestamp_millis())).unwrap_or_default()
@@ -133,8 +138,10 @@ impl QualityService for Governance {
     }
 
     async fn list_rejected_records(&self, request: Request<ListRejectedRecordsRequest>) -> Result<Response<ListRejectedRecordsResponse>, Status> {
+        let caller = grpc_principal(&request)?;
         let r = request.into_inner();
         let reference = r.r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let page = Governance::list_rejected(self, &reference.tenant_id, &reference.dataset, page_size(r.page.as_ref()), page_token(r.page.as_ref()))
             .await
             .map_err(grpc_status)?;
@@ -145,8 +152,10 @@ impl QualityService for Governance {
     }
 
     async fn resubmit_rejected_record(&self, request: Request<ResubmitRejectedRecordRequest>) -> Result<Response<ResubmitRejectedRecordResponse>, Status> {
+        let caller = grpc_principal(&request)?;
         let r = request.into_inner();
         let reference = r.r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let payload: serde_json::Value =
             serde_json::from_slice(&r.payload_json).map_err(|e| Status::invalid_argument(format!("payload_json is not JSON: {e}")))?;
         Governance::resubmit(self, &reference.tenant_id, &reference.dataset, &r.record_id, payload).await.map_err(grpc_status)?;
@@ -157,8 +166,10 @@ impl QualityService for Governance {
 #[tonic::async_trait]
 impl WarehouseService for Governance {
     async fn query_records(&self, request: Request<QueryRecordsRequest>) -> Result<Response<QueryRecordsResponse>, Status> {
+        let caller = grpc_principal(&request)?;
         let r = request.into_inner();
         let reference = r.r#ref.unwrap_or_default();
+        caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let range = r.range.unwrap_or_default();
         let page = Governance::query_records(
             self,

@@ -286,8 +286,6 @@ pub(crate) struct GradeChange {
     grade: Grade,
     /// Why: kept in the override history and shown in the field's explanation.
     reason: String,
-    /// Who decides (until sign-in exists, the caller names themself).
-    actor: String,
 }
 
 /// Override the grade of one field, with a reason; the override is recorded.
@@ -301,11 +299,12 @@ pub(crate) struct GradeChange {
 )]
 async fn override_grade(
     State(service): State<Governance>,
+    principal: brain_auth::Principal,
     Path((tenant, name)): Path<(String, String)>,
     Json(change): Json<GradeChange>,
 ) -> ApiResult<Json<DatasetClassification>> {
     let classification = service
-        .override_grade(&tenant, &name, &change.field, change.grade, &change.reason, &change.actor)
+        .override_grade(&tenant, &name, &change.field, change.grade, &change.reason, &principal.subject.actor())
         .await
         .map_err(problem)?;
     Ok(Json(classification))

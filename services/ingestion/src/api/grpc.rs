@@ -33,6 +33,7 @@
 use crate::domain::RecordOutcome;
 use crate::parse::record_input;
 use crate::{Ingestion, IngestionError};
+use brain_auth::{Principal, grpc_principal};
 use brain_core::{ErrorCode, Problem, ServiceError, grpc_status};
 use brain_proto::common::v1::Violation;
 use brain_proto::ingestion::v1::ingestion_service_server::{IngestionService, IngestionServiceServer};
@@ -118,7 +119,8 @@ impl Ingestion {
     }
 
     /// One batch of a stream: its acknowledgement, or the status that ends the stream.
-    async fn stream_batch(&self, mut batch: IngestBatch) -> Result<BatchAck, Status> {
+    async fn stream_batch(&self, caller: &Principal, mut batch: IngestBatch) -> Result<BatchAck, Status> {
+        authorize(caller, &batch)?;
         let batch_id = std::mem::take(&mut batch.batch_id);
         if batch.records.is_empty() {
             return Ok(BatchAck { batch_id, ..BatchAck::default() });
@@ -133,7 +135,7 @@ impl Ingestion {
 
     /// Reads batches one at a time and queues their acknowledgements, until the client ends
     /// its side, goes away, or a failure ends the stream (see the module documentation).
-    async fn serve_stream(self, mut batches: Streaming<IngestBatch>, acks: mpsc::Sender<Result<BatchAck, Status>>) {
+    async fn serve_stream(self, caller: Principal, mut batches: Streaming<IngestBatch>, acks: mpsc::Sender<Result<BatchAck, Status>>) {
         let mut acknowledged: u64 = 0;
         loop {
             let next = tokio::select! {
@@ -142,7 +144,7 @@ impl Ingestion {
                 () = acks.closed() => return,
             };
             let reply = match next {
-                Ok(Some(batch)) => self.stream_batch(batch).await,
+                Ok(Some(batch)) => self.stream_batch(&caller, batch).await,
                 Ok(None) => return,
                 Err(status) => Err(unreadable(acknowledged, &status)),
             };
@@ -153,6 +155,13 @@ impl Ingestion {
             acknowledged += 1;
         }
     }
+}
+
+/// A batch goes only into the caller's own tenant's datasets (and a key's scoped datasets).
+/// Refused, the stream ends: it is a security refusal, not a data problem.
+fn authorize(caller: &Principal, batch: &IngestBatch) -> Result<(), Status> {
+    let dataset = batch.dataset.clone().unwrap_or_default();
+    caller.require_dataset_of(&dataset.tenant_id, &dataset.dataset).map_err(grpc_status)
 }
 
 /// The status that ends a stream whose next message could not be read. tonic reports a
@@ -172,17 +181,20 @@ fn unreadable(acknowledged: u64, status: &Status) -> Status {
 #[tonic::async_trait]
 impl IngestionService for Ingestion {
     async fn ingest_stream(&self, request: Request<Streaming<IngestBatch>>) -> Result<Response<BoxStream<BatchAck>>, Status> {
+        let caller = grpc_principal(&request)?;
         let batches = request.into_inner();
         let (acks, queued) = mpsc::channel(ACK_BUFFER);
         // The handler's span (with the caller's trace context) follows the stream's task.
         let span = tracing::info_span!("ingestion.stream");
-        tokio::spawn(self.clone().serve_stream(batches, acks).instrument(span));
+        tokio::spawn(self.clone().serve_stream(caller, batches, acks).instrument(span));
         let stream = futures::stream::unfold(queued, |mut queued| async move { queued.recv().await.map(|ack| (ack, queued)) });
         Ok(Response::new(Box::pin(stream)))
     }
 
     async fn ingest(&self, request: Request<IngestBatch>) -> Result<Response<BatchAck>, Status> {
+        let caller = grpc_principal(&request)?;
         let mut batch = request.into_inner();
+        authorize(&caller, &batch)?;
         let batch_id = std::mem::take(&mut batch.batch_id);
         let outcomes = self.ingest_batch(batch).await.map_err(grpc_status)?;
         Ok(Response::new(batch_ack(batch_id, &outcomes)))
@@ -190,8 +202,9 @@ impl IngestionService for Ingestion {
 
     /// Sources are few (they come from configuration): the page token is an offset.
     async fn list_sources(&self, request: Request<ListSourcesRequest>) -> Result<Response<ListSourcesResponse>, Status> {
+        let caller = grpc_principal(&request)?;
         let page = request.into_inner().page.unwrap_or_default();
-        let views = self.sources.views();
+        let views = self.sources.views_for(&caller);
         let start: usize = match page.page_token.as_str() {
             "" => 0,
             token => token.parse().ok().filter(|n| *n <= views.len()).ok_or_else(|| {

@@ -195,8 +195,8 @@ pub(crate) struct SourceList {
     get,
     path = "/api/v1/ingestion/sources",
     tag = TAG,
-    responses((status = 200, description = "Every configured source, MQTT first, in configuration order", body = SourceList))
+    responses((status = 200, description = "The configured sources feeding the caller's tenant (all of them for platform administrators), MQTT first, in configuration order", body = SourceList))
 )]
-async fn list_sources(State(service): State<Ingestion>) -> Json<SourceList> {
-    Json(SourceList { sources: service.sources.views() })
+async fn list_sources(State(service): State<Ingestion>, caller: brain_auth::Principal) -> Json<SourceList> {
+    Json(SourceList { sources: service.sources.views_for(&caller) })
 }

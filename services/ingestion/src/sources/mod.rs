@@ -179,6 +179,16 @@ impl SourceDirectory {
             .map(|view| SourceView { state: states.get(&(view.kind, view.name.clone())).cloned().unwrap_or_default(), ..view.clone() })
             .collect()
     }
+
+    /// The sources a caller may see: those feeding its own tenant (platform administrators,
+    /// who configure them, see all).
+    pub fn views_for(&self, caller: &brain_auth::Principal) -> Vec<SourceView> {
+        let mut views = self.views();
+        if !caller.is_platform_admin() {
+            views.retain(|view| view.tenant == caller.tenant);
+        }
+        views
+    }
 }
 
 /// Shared, observable state of all sources, keyed by (`mqtt` | `pull`, name).

@@ -1,5 +1,6 @@
 //! The ingestion service in this test process: `brain_ingestion::spec()` run by the real
-//! runtime (gRPC and HTTP listeners on OS-chosen ports) on an embedded bus in a temp dir.
+//! runtime (gRPC and HTTP listeners on OS-chosen ports) on an embedded bus in a temp dir,
+//! with the trust layer switched off.
 
 #![allow(dead_code)]
 
@@ -31,6 +32,9 @@ pub async fn start(tune: impl FnOnce(&mut Config)) -> Ingestion {
     config.bus.partitions = 1;
     config.bus.embedded_fsync = FsyncPolicy::Never;
     config.ingestion.max_batch_records = 100;
+    // These tests are about bodies, streams and sources; authentication and tenant checks on
+    // ingestion are tested end to end (tests/tests/*.rs, tests/tests/trust.rs).
+    config.trust.enforce = false;
     tune(&mut config);
     let telemetry = brain_telemetry::init(&brain_telemetry::TelemetrySettings {
         service_name: "ingestion-test".into(),

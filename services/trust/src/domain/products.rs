@@ -115,6 +115,14 @@ pub enum FilterOp {
     Ge,
 }
 
+impl std::fmt::Display for Filter {
+    /// The text [`Filter::parse`] reads back.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = FilterOp::SPELLINGS.iter().find(|(_, op)| *op == self.op).map_or("=", |(spelling, _)| *spelling);
+        write!(f, "{} {op} {}", self.field, self.value)
+    }
+}
+
 impl FilterOp {
     /// Longest first, so `<=` is not read as `<`.
     const SPELLINGS: [(&'static str, FilterOp); 6] =

@@ -178,6 +178,31 @@ impl TrustStore {
         row.as_ref().map(user_from).transpose()
     }
 
+    /// A tenant's users by id after `after`.
+    pub async fn users(&self, tenant_id: &str, after: &str, limit: i64) -> Result<Vec<UserRow>, TrustError> {
+        let rows = self
+            .store
+            .scoped(&tenant(tenant_id)?)
+            .fetch_all(&format!("SELECT {USER_COLUMNS} FROM trust_users WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"), &[Value::from(after), Value::Int(limit)])
+            .await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    /// Whether any user exists in the tenant (the first system administrator is made once).
+    pub async fn has_users(&self, tenant_id: &str) -> Result<bool, TrustError> {
+        Ok(!self.users(tenant_id, "", 1).await?.is_empty())
+    }
+
+    /// A tenant by id.
+    pub async fn tenant(&self, id: &str) -> Result<Option<TenantRow>, TrustError> {
+        let row = self
+            .store
+            .scoped(&tenant(id)?)
+            .fetch_optional("SELECT tenant_id, kind, name, created_at FROM trust_tenants WHERE tenant_id = $1", &[])
+            .await?;
+        row.map(|r| Ok(TenantRow { id: r.get("tenant_id")?, kind: r.get("kind")?, name: r.get("name")?, created_at: r.get("created_at")? })).transpose()
+    }
+
     /// Records a sign-in outcome: failures so far, the lock, and the TOTP step just used.
     pub async fn record_sign_in(&self, tx: &mut StoreTx, user: &UserRow) -> Result<(), TrustError> {
         tx.scoped(&tenant(&user.tenant)?)

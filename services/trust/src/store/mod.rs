@@ -3,6 +3,7 @@
 
 mod access;
 mod identity;
+mod reports;
 
 pub use access::Side;
 pub use identity::{ApiKeyRow, SessionRow, TenantRow, UserRow};
@@ -16,10 +17,12 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &[
         Migration::new(1, "data products and grants", include_str!("../../migrations/postgres/0001_products_grants.sql")),
         Migration::new(2, "tenants, users, sessions, API keys", include_str!("../../migrations/postgres/0002_identity.sql")),
+        Migration::new(3, "trusted-status reports", include_str!("../../migrations/postgres/0003_reports.sql")),
     ],
     sqlite: &[
         Migration::new(1, "data products and grants", include_str!("../../migrations/sqlite/0001_products_grants.sql")),
         Migration::new(2, "tenants, users, sessions, API keys", include_str!("../../migrations/sqlite/0002_identity.sql")),
+        Migration::new(3, "trusted-status reports", include_str!("../../migrations/sqlite/0003_reports.sql")),
     ],
 };
 
