@@ -315,15 +315,6 @@ async fn catalog_ingestion_and_warehouse_over_grpc() {
     assert_eq!(listed.datasets[0].quality_rules.len(), 1);
 }
 
-/// A valid resident ID card number (GB 11643 check character) for a birth date and sequence.
-fn id_card(region: &str, birth: &str, sequence: u32) -> String {
-    let first17 = format!("{region}{birth}{sequence:03}");
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = first17.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap() * w).sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
-    format!("{first17}{check}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_field_of_id_card_numbers_is_graded_high_with_an_explanation() {
     let data = tempfile::tempdir().unwrap();

@@ -36,8 +36,12 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "200"),
     ];
-    let front = BrainProcess::spawn(&["serve", "--target", FRONT], &env).unwrap();
+    // The back process keeps the ledger (trust): the front's governance records its key
+    // operations there.
     let back = BrainProcess::spawn(&["serve", "--target", BACK], &env).unwrap();
+    let mut front_env = env.to_vec();
+    front_env.push(("BRAIN_COMMON__PEERS__TRUST", back.grpc.as_str()));
+    let front = BrainProcess::spawn(&["serve", "--target", FRONT], &front_env).unwrap();
 
     // Each process serves exactly its own services.
     for (target, service) in all_grpc_services() {

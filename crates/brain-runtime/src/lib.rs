@@ -5,6 +5,7 @@
 //! starts only the backends the selected targets need (an explicit dependency map, as in
 //! Loki), then the services, then the listeners, and stops in reverse.
 
+pub mod audit;
 mod auth;
 mod context;
 mod error;
@@ -16,6 +17,7 @@ mod process;
 mod service;
 pub mod targets;
 
+pub use audit::{AuditError, Auditor};
 pub use context::{ServiceContext, Topics};
 pub use peers::{PeerChannel, Peers};
 pub use error::RuntimeError;

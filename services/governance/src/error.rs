@@ -21,6 +21,8 @@ pub enum GovernanceError {
     Store(#[from] brain_store::StoreError),
     #[error(transparent)]
     Bus(#[from] brain_bus::BusError),
+    #[error(transparent)]
+    Audit(#[from] brain_runtime::AuditError),
 }
 
 impl GovernanceError {
@@ -39,6 +41,7 @@ impl ServiceError for GovernanceError {
             Self::Corrupt(_) | Self::Database(_) => ErrorCode::Internal,
             Self::Store(e) => e.code(),
             Self::Bus(e) => e.code(),
+            Self::Audit(e) => e.code(),
         }
     }
 

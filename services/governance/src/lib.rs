@@ -36,6 +36,8 @@ pub struct Governance {
     store: store::GovernanceStore,
     pipeline: pipeline::Pipeline,
     rules: Arc<domain::ClassificationRules>,
+    /// Dataset and schema changes and grade overrides go to the ledger.
+    audit: brain_runtime::Auditor,
 }
 
 impl Governance {
@@ -51,7 +53,7 @@ impl Governance {
         let rules = classification_rules(&ctx.config.governance.classification_rules)
             .map_err(|reason| RuntimeError::Service { service: "governance", reason })?;
         tracing::info!(version = %rules.version, "classification rules loaded");
-        Ok(Self { store, pipeline, rules: Arc::new(rules) })
+        Ok(Self { store, pipeline, rules: Arc::new(rules), audit: brain_runtime::Auditor::new(ctx.peers.clone()) })
     }
 }
 

@@ -6,9 +6,11 @@ use crate::catalog::schema::{FieldSpec, check_evolution};
 use crate::catalog::{Dataset, Library, NewDataset, check_new_dataset, valid_name};
 use crate::store::{RejectedRow, StoredRecord};
 use crate::{Governance, GovernanceError};
+use brain_auth::Principal;
 use brain_core::Violation;
 use brain_store::TenantId;
 use chrono::{DateTime, Utc};
+use serde_json::json;
 
 const DEFAULT_PAGE: u32 = 100;
 pub(crate) const MAX_PAGE: u32 = 1000;
@@ -83,7 +85,7 @@ impl Governance {
             .ok_or_else(|| GovernanceError::UnknownDataset { tenant: tenant.to_string(), dataset: name.to_owned() })
     }
 
-    pub(crate) async fn create_dataset(&self, tenant: &str, new: NewDataset) -> Result<Dataset, GovernanceError> {
+    pub(crate) async fn create_dataset(&self, caller: &Principal, tenant: &str, new: NewDataset) -> Result<Dataset, GovernanceError> {
         let tenant = tenant_id(tenant)?;
         check_new_dataset(&new).map_err(|v| GovernanceError::invalid("dataset registration", v))?;
         match self.store.create_dataset(&tenant, &new).await {
@@ -94,7 +96,10 @@ impl Governance {
         };
         // Graded from its field names at once; values refine it once records arrive.
         self.classify(tenant.as_str(), &new.name).await?;
-        self.existing(&tenant, &new.name).await
+        let dataset = self.existing(&tenant, &new.name).await?;
+        let details = json!({ "fields": dataset.fields.len(), "library": new.library, "domain": new.domain });
+        self.audit.record(caller, tenant.as_str(), "dataset.create", &new.name, details).await?;
+        Ok(dataset)
     }
 
     pub(crate) async fn get_dataset(&self, tenant: &str, name: &str) -> Result<Dataset, GovernanceError> {
@@ -117,13 +122,17 @@ impl Governance {
         Ok(Page { items, next_page_token })
     }
 
-    pub(crate) async fn evolve_schema(&self, tenant: &str, name: &str, fields: Vec<FieldSpec>) -> Result<Dataset, GovernanceError> {
+    pub(crate) async fn evolve_schema(&self, caller: &Principal, tenant: &str, name: &str, fields: Vec<FieldSpec>) -> Result<Dataset, GovernanceError> {
         let tenant = tenant_id(tenant)?;
         let dataset = self.existing(&tenant, name).await?;
         check_evolution(&dataset.fields, &fields).map_err(|v| GovernanceError::invalid("schema change", v))?;
         self.store.add_schema_version(&tenant, &dataset, &fields).await?;
         self.classify(tenant.as_str(), name).await?;
-        self.existing(&tenant, name).await
+        let evolved = self.existing(&tenant, name).await?;
+        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        let details = json!({ "from_version": dataset.schema_version, "to_version": evolved.schema_version, "fields": names });
+        self.audit.record(caller, tenant.as_str(), "dataset.schema_change", name, details).await?;
+        Ok(evolved)
     }
 
     pub(crate) async fn query_records(
@@ -261,8 +270,10 @@ impl Governance {
         field: &str,
         grade: crate::domain::Grade,
         reason: &str,
-        actor: &str,
+        caller: &Principal,
     ) -> Result<crate::domain::DatasetClassification, GovernanceError> {
+        let actor = caller.subject.actor();
+        let actor = actor.as_str();
         let tenant_id = tenant_id(tenant)?;
         let dataset = self.existing(&tenant_id, name).await?;
         let mut classification = match dataset.classification {
@@ -272,6 +283,8 @@ impl Governance {
         let change = crate::domain::apply_override(&mut classification, field, grade, reason, actor)
             .map_err(|e| invalid(field, &e.to_string()))?;
         self.store.save_classification(&tenant_id, name, &classification, Some((field, &change))).await?;
+        let details = json!({ "field": field, "grade": grade, "reason": reason });
+        self.audit.record(caller, tenant, "grade.override", name, details).await?;
         Ok(classification)
     }
 }

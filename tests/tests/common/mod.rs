@@ -202,17 +202,16 @@ pub async fn sign_in(http: &str, tenant: &str, username: &str, password: &str, t
     Session::new(body["access_token"].as_str().unwrap().to_owned(), tenant)
 }
 
-fn totp_code(secret_base32: &str, at: std::time::SystemTime) -> String {
+pub fn totp_code(secret_base32: &str, at: std::time::SystemTime) -> String {
     let secret = brain_auth::TotpSecret::from_base32(secret_base32).unwrap();
     let unix = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     brain_auth::Totp::default().code_at(&secret, unix)
 }
 
-/// The bootstrap system administrator, with TOTP enrolled (administration needs two factors).
-/// Enrols with the previous time step's code and signs in with the current one, so no code
-/// is used twice.
-pub async fn platform_admin(http: &str) -> Session {
-    let first = sign_in(http, "platform", "admin", brain_testkit::process::TEST_ADMIN_PASSWORD, None).await;
+/// Signs a person in with two factors: enrols TOTP with the previous time step's code, then
+/// signs in again with the current one, so no code is used twice.
+pub async fn with_second_factor(http: &str, tenant: &str, username: &str, password: &str) -> Session {
+    let first = sign_in(http, tenant, username, password, None).await;
     let enrolment: serde_json::Value =
         first.http.post(format!("{http}/api/v1/auth/totp/enroll")).send().await.unwrap().json().await.unwrap();
     let secret = enrolment["secret_base32"].as_str().unwrap().to_owned();
@@ -224,8 +223,26 @@ pub async fn platform_admin(http: &str) -> Session {
         .send()
         .await
         .unwrap();
-    assert_eq!(confirmed.status(), 200, "TOTP enrolment: {}", confirmed.text().await.unwrap());
-    sign_in(http, "platform", "admin", brain_testkit::process::TEST_ADMIN_PASSWORD, Some(totp_code(&secret, std::time::SystemTime::now()))).await
+    assert_eq!(confirmed.status(), 200, "TOTP enrolment of {tenant}/{username}: {}", confirmed.text().await.unwrap());
+    sign_in(http, tenant, username, password, Some(totp_code(&secret, std::time::SystemTime::now()))).await
+}
+
+/// The bootstrap system administrator, with TOTP enrolled (administration needs two factors).
+pub async fn platform_admin(http: &str) -> Session {
+    with_second_factor(http, "platform", "admin", brain_testkit::process::TEST_ADMIN_PASSWORD).await
+}
+
+/// A separated administrator (`security-admin`, `auditor`) of the platform, signed in with two factors.
+pub async fn platform_officer(http: &str, admin: &Session, username: &str, role: &str) -> Session {
+    let user = admin
+        .http
+        .post(format!("{http}/api/v1/identity/tenants/platform/users"))
+        .json(&serde_json::json!({"username": username, "display_name": username, "password": USER_PASSWORD, "roles": [role]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(user.status(), 201, "user platform/{username}: {}", user.text().await.unwrap());
+    with_second_factor(http, "platform", username, USER_PASSWORD).await
 }
 
 /// Creates a tenant (kind `enterprise`, `government`, …) and a user in it with `roles`, then
@@ -254,4 +271,13 @@ pub async fn tenant_user(http: &str, admin: &Session, tenant: &str, kind: &str, 
 pub async fn enterprise(http: &str) -> Session {
     let admin = platform_admin(http).await;
     tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await
+}
+
+/// A valid resident ID card number (GB 11643 check character) for a birth date and sequence.
+pub fn id_card(region: &str, birth: &str, sequence: u32) -> String {
+    let first17 = format!("{region}{birth}{sequence:03}");
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap() * w).sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{first17}{check}")
 }

@@ -33,7 +33,7 @@ impl CatalogService for Governance {
         let caller = grpc_principal(&request)?;
         let (tenant, new) = new_dataset_from(request.into_inner().dataset.unwrap_or_default()).map_err(grpc_status)?;
         caller.require_dataset_of(&tenant, &new.name).map_err(grpc_status)?;
-        let dataset = Governance::create_dataset(self, &tenant, new).await.map_err(grpc_status)?;
+        let dataset = Governance::create_dataset(self, &caller, &tenant, new).await.map_err(grpc_status)?;
         Ok(Response::new(dataset_to(dataset)))
     }
 
@@ -73,7 +73,7 @@ impl CatalogService for Governance {
         let reference = r.r#ref.unwrap_or_default();
         caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let fields = convert::fields_from(r.fields).map_err(grpc_status)?;
-        let dataset = Governance::evolve_schema(self, &reference.tenant_id, &reference.dataset, fields).await.map_err(grpc_status)?;
+        let dataset = Governance::evolve_schema(self, &caller, &reference.tenant_id, &reference.dataset, fields).await.map_err(grpc_status)?;
         Ok(Response::new(dataset_to(dataset)))
     }
 }
@@ -95,12 +95,11 @@ impl ClassificationService for Governance {
 
     async fn override_field_grade(&self, request: Request<OverrideFieldGradeRequest>) -> Result<Response<Classification>, Status> {
         let caller = grpc_principal(&request)?;
-        let actor = caller.subject.actor();
         let r = request.into_inner();
         let reference = r.r#ref.unwrap_or_default();
         caller.require_dataset_of(&reference.tenant_id, &reference.dataset).map_err(grpc_status)?;
         let grade = crate::domain::Grade::from_proto(r.grade).ok_or_else(|| Status::invalid_argument("grade must be LOW, MEDIUM or HIGH"))?;
-        let classification = Governance::override_grade(self, &reference.tenant_id, &reference.dataset, &r.field, grade, &r.reason, &actor)
+        let classification = Governance::override_grade(self, &reference.tenant_id, &reference.dataset, &r.field, grade, &r.reason, &caller)
             .await
             .map_err(grpc_status)?;
         Ok(Response::new(classification_to(reference, classification)))

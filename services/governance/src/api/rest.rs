@@ -69,8 +69,8 @@ pub(crate) struct DatasetPage {
         (status = 409, description = "The name is taken", body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn create_dataset(State(service): State<Governance>, Path(tenant): Path<String>, Json(new): Json<NewDataset>) -> ApiResult<(StatusCode, Json<Dataset>)> {
-    let dataset = service.create_dataset(&tenant, new).await.map_err(problem)?;
+async fn create_dataset(State(service): State<Governance>, principal: brain_auth::Principal, Path(tenant): Path<String>, Json(new): Json<NewDataset>) -> ApiResult<(StatusCode, Json<Dataset>)> {
+    let dataset = service.create_dataset(&principal, &tenant, new).await.map_err(problem)?;
     Ok((StatusCode::CREATED, Json(dataset)))
 }
 
@@ -119,8 +119,8 @@ pub(crate) struct SchemaChange {
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn evolve_schema(State(service): State<Governance>, Path((tenant, name)): Path<(String, String)>, Json(change): Json<SchemaChange>) -> ApiResult<Json<Dataset>> {
-    Ok(Json(service.evolve_schema(&tenant, &name, change.fields).await.map_err(problem)?))
+async fn evolve_schema(State(service): State<Governance>, principal: brain_auth::Principal, Path((tenant, name)): Path<(String, String)>, Json(change): Json<SchemaChange>) -> ApiResult<Json<Dataset>> {
+    Ok(Json(service.evolve_schema(&principal, &tenant, &name, change.fields).await.map_err(problem)?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -304,7 +304,7 @@ async fn override_grade(
     Json(change): Json<GradeChange>,
 ) -> ApiResult<Json<DatasetClassification>> {
     let classification = service
-        .override_grade(&tenant, &name, &change.field, change.grade, &change.reason, &principal.subject.actor())
+        .override_grade(&tenant, &name, &change.field, change.grade, &change.reason, &principal)
         .await
         .map_err(problem)?;
     Ok(Json(classification))

@@ -94,11 +94,42 @@ impl LedgerService for Trust {
         }))
     }
 
+    async fn record_entries(&self, request: Request<RecordEntriesRequest>) -> Result<Response<RecordEntriesResponse>, Status> {
+        let caller = grpc_principal(&request)?;
+        if !caller.is_service() {
+            return Err(grpc_status(brain_auth::AuthError::denied("only the platform's services record ledger entries")));
+        }
+        let entries = request.into_inner().entries.into_iter().map(recorded_entry).collect::<Result<Vec<_>, _>>()?;
+        let seqs = self.ledger.append(entries).await.map_err(|e| status(e.into()))?;
+        Ok(Response::new(RecordEntriesResponse { seqs }))
+    }
+
     async fn get_ledger_public_key(&self, _request: Request<GetLedgerPublicKeyRequest>) -> Result<Response<LedgerPublicKey>, Status> {
         let key = self.ledger_public_key();
         let pem = key.to_pem().map_err(grpc_status)?;
         Ok(Response::new(LedgerPublicKey { key_id: key.kid, suite: "ed25519".into(), public_key_pem: pem }))
     }
+}
+
+/// What another service may write to the ledger: its own key operations, well named.
+fn recorded_entry(entry: NewLedgerEntry) -> Result<brain_ledger::NewEntry, Status> {
+    let invalid = |reason: String| grpc_status(brain_auth::AuthError::invalid(reason));
+    let well_named = !entry.action.is_empty() && entry.action.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
+    if !well_named {
+        return Err(invalid(format!("action {:?} must be a dotted lower-case name", entry.action)));
+    }
+    if !["ok", "denied", "failed"].contains(&entry.result.as_str()) {
+        return Err(invalid(format!("result {:?} must be ok, denied or failed", entry.result)));
+    }
+    let details: serde_json::Value = if entry.details_json.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&entry.details_json).map_err(|e| invalid(format!("details_json: {e}")))?
+    };
+    if !details.is_object() {
+        return Err(invalid("details_json must be a JSON object".into()));
+    }
+    Ok(brain_ledger::NewEntry { actor: entry.actor, tenant: entry.tenant_id, action: entry.action, subject: entry.subject, result: entry.result, details })
 }
 
 #[tonic::async_trait]
