@@ -87,7 +87,7 @@ app.kubernetes.io/component: {{ .component }}
 The services block keys in the order of `brain --list-targets`, with their target names.
 */}}
 {{- define "industry-brain.serviceKeys" -}}
-ingestion governance computeScheduler modelGateway serviceOpening portalApi evaluation
+ingestion governance computeScheduler modelGateway serviceOpening portalApi evaluation trust
 {{- end }}
 
 {{/*
@@ -149,10 +149,29 @@ Name of the Service that serves a target: the monolith's, or the target's own.
 {{- end }}
 
 {{/*
+Where the trust layer's keys are mounted (a projected volume of the referenced Secrets).
+*/}}
+{{- define "industry-brain.keysDir" -}}/etc/brain/keys{{- end }}
+
+{{/*
+"true" when the brain may generate its signing keys and the first administrator's password
+on first start: one Monolithic replica whose data directory is a PersistentVolumeClaim, so
+the generated files outlive the pod and no other pod needs them. Everywhere else pods must
+share the keys, so they come from Secrets.
+*/}}
+{{- define "industry-brain.keysOnVolume" -}}
+{{- $v := .Values -}}
+{{- if and (eq $v.deploymentMode "Monolithic") $v.monolithic.persistence.enabled (le (int $v.monolithic.replicas) 1) }}true{{- end }}
+{{- end }}
+
+{{/*
 Cross-field rules JSON schema cannot express with a clear message: fail rendering with one.
 */}}
 {{- define "industry-brain.validate" -}}
 {{- $v := .Values -}}
+{{- if and $v.computeTarget.enabled $v.services.trust.enabled (eq (len (include "industry-brain.enabledServices" . | fromJsonArray)) 1) }}
+{{- fail "computeTarget.enabled with only services.trust enabled: a compute-target release runs no brain; set services.trust.enabled=false like the other services (the trust service arrived in chart 0.2.0, enabled by default)" }}
+{{- end }}
 {{- if and (eq $v.deploymentMode "Distributed") (include "industry-brain.anyServiceEnabled" .) }}
 {{- if not $v.kafka.enabled }}
 {{- fail "deploymentMode Distributed needs kafka.enabled=true: the embedded event log cannot be shared between pods" }}
@@ -196,6 +215,42 @@ Cross-field rules JSON schema cannot express with a clear message: fail renderin
 {{- end }}
 {{- if and (not $v.mtls.certManager.enabled) (empty $v.mtls.existingSecret) }}
 {{- fail "mtls.enabled without cert-manager needs mtls.existingSecret (tls.crt, tls.key, ca.crt)" }}
+{{- end }}
+{{- end }}
+{{- if include "industry-brain.anyServiceEnabled" . }}
+{{- $shared := "Distributed mode, more than one monolith replica, or monolithic.persistence.enabled=false" }}
+{{- if not (include "industry-brain.keysOnVolume" .) }}
+{{- if empty $v.trust.jwtSigningKey.existingSecret }}
+{{- fail (printf "trust.jwtSigningKey.existingSecret is required (%s): every brain pod verifies access tokens and signs service-to-service tokens with ONE Ed25519 key, so all pods must mount the same key from a Secret (a key generated per pod would make pods refuse each other's tokens). Create it: openssl genpkey -algorithm ed25519 -out jwt-signing.pem && kubectl -n %s create secret generic <name> --from-file=jwt-signing.pem" $shared .Release.Namespace) }}
+{{- end }}
+{{- if and $v.services.trust.enabled (empty $v.trust.ledgerSigningKey.existingSecret) }}
+{{- fail (printf "trust.ledgerSigningKey.existingSecret is required (%s): the trust service signs ledger checkpoints and trusted-status reports with ONE long-lived Ed25519 key that every trust replica must share and that must never change (checkpoints signed by another key fail verification). Create it: openssl genpkey -algorithm ed25519 -out ledger-signing.pem && kubectl -n %s create secret generic <name> --from-file=ledger-signing.pem, and keep an offline copy" $shared .Release.Namespace) }}
+{{- end }}
+{{- if and $v.services.trust.enabled (empty $v.trust.bootstrapAdminPassword.existingSecret) }}
+{{- fail (printf "trust.bootstrapAdminPassword.existingSecret is required (%s): without it the first administrator's random password would be written to one pod's emptyDir and lost with the pod. Create it (10+ characters, 3 of: lower, upper, digit, symbol): kubectl -n %s create secret generic <name> --from-literal=password=\"Adm-$(openssl rand -hex 16)\"" $shared .Release.Namespace) }}
+{{- end }}
+{{- end }}
+{{- if and (not $v.services.trust.enabled) (empty (dig "common" "peers" "trust" "" $v.config)) }}
+{{- fail "services.trust.enabled=false, but the other services need the trust service: it signs users in and resolves API keys (IdentityService.ResolveApiKey). Enable it, or point config.common.peers.trust at this brain's trust service (gRPC URL) and mount the same trust.jwtSigningKey" }}
+{{- end }}
+{{- end }}
+{{- if $v.trust.benchmarkOnlyDisableAuthentication }}
+{{- if or $v.ingress.portal.enabled $v.ingress.openaiApi.enabled }}
+{{- fail "trust.benchmarkOnlyDisableAuthentication=true turns authentication, authorization and auditing off (every caller is the system administrator): it cannot be combined with an Ingress. Benchmark brains stay inside the cluster" }}
+{{- end }}
+{{- end }}
+{{- $envLists := list $v.extraEnv }}
+{{- range $key := splitList " " (include "industry-brain.serviceKeys" .) }}
+{{- $envLists = append $envLists (index $v.services $key).extraEnv }}
+{{- end }}
+{{- range $list := $envLists }}
+{{- range $list }}
+{{- if eq .name "BRAIN_TRUST__ENFORCE" }}
+{{- fail "extraEnv must not set BRAIN_TRUST__ENFORCE: authentication can only be switched off with trust.benchmarkOnlyDisableAuthentication, for benchmarks" }}
+{{- end }}
+{{- if and (eq .name "BRAIN_TRUST__BOOTSTRAP_ADMIN_PASSWORD") (hasKey . "value") }}
+{{- fail "extraEnv must not carry BRAIN_TRUST__BOOTSTRAP_ADMIN_PASSWORD as a plain value: reference a Secret with trust.bootstrapAdminPassword.existingSecret" }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- range $key := splitList " " (include "industry-brain.serviceKeys" .) }}
@@ -247,6 +302,19 @@ chart owns on top. Secrets never appear here; see "industry-brain.env".
 {{- $_ := set $common "peers" $peers }}
 {{- end }}
 {{- $generated := dict "common" $common }}
+{{- $trust := dict }}
+{{- if $v.trust.jwtSigningKey.existingSecret }}
+{{- $_ := set $trust "jwt_signing_key_file" (printf "%s/jwt-signing.pem" (include "industry-brain.keysDir" .)) }}
+{{- end }}
+{{- if and $v.services.trust.enabled $v.trust.ledgerSigningKey.existingSecret }}
+{{- $_ := set $trust "ledger_signing_key_file" (printf "%s/ledger-signing.pem" (include "industry-brain.keysDir" .)) }}
+{{- end }}
+{{- if $v.trust.benchmarkOnlyDisableAuthentication }}
+{{- $_ := set $trust "enforce" false }}
+{{- end }}
+{{- if $trust }}
+{{- $_ := set $generated "trust" $trust }}
+{{- end }}
 {{- if and $v.kafka.enabled (or $v.kafka.tls.enabled $v.kafka.sasl.enabled) }}
 {{- $security := dict "protocol" (ternary (ternary "sasl_ssl" "ssl" $v.kafka.sasl.enabled) "sasl_plaintext" $v.kafka.tls.enabled) }}
 {{- if $v.kafka.tls.enabled }}
@@ -280,7 +348,8 @@ Redis URL; call with (dict "root" $ "password" "$(REDIS_PASSWORD)" or "").
 {{- end }}
 
 {{/*
-Environment of a brain container; call with (dict "root" $ "component" "ingestion" "extraEnv" list).
+Environment of a brain container; call with (dict "root" $ "component" "ingestion" "extraEnv" list
+"trust" bool) — trust: the pod runs the trust service (it alone gets the bootstrap password).
 */}}
 {{- define "industry-brain.env" -}}
 {{- $v := .root.Values -}}
@@ -331,6 +400,13 @@ Environment of a brain container; call with (dict "root" $ "component" "ingestio
 - name: BRAIN_COMMON__CACHE
   value: {{ include "industry-brain.redisUrl" (dict "root" .root "password" "$(REDIS_PASSWORD)") | quote }}
 {{- end }}
+{{- if and .trust $v.trust.bootstrapAdminPassword.existingSecret }}
+- name: BRAIN_TRUST__BOOTSTRAP_ADMIN_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.trust.bootstrapAdminPassword.existingSecret }}
+      key: {{ $v.trust.bootstrapAdminPassword.key }}
+{{- end }}
 {{- if $v.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ $v.otel.endpoint | quote }}
@@ -350,10 +426,10 @@ Environment of a brain container; call with (dict "root" $ "component" "ingestio
 {{- end }}
 
 {{/*
-Volume mounts of a brain container.
+Volume mounts of a brain container; call with (dict "root" $ "trust" bool).
 */}}
 {{- define "industry-brain.volumeMounts" -}}
-{{- $v := .Values -}}
+{{- $v := .root.Values -}}
 - name: config
   mountPath: /etc/brain/brain.yaml
   subPath: brain.yaml
@@ -382,6 +458,11 @@ Volume mounts of a brain container.
   mountPath: /etc/brain/tls/service
   readOnly: true
 {{- end }}
+{{- if include "industry-brain.mountsKeys" . }}
+- name: signing-keys
+  mountPath: {{ include "industry-brain.keysDir" .root }}
+  readOnly: true
+{{- end }}
 {{- with $v.extraVolumeMounts }}
 {{ toYaml . }}
 {{- end }}
@@ -389,7 +470,7 @@ Volume mounts of a brain container.
 
 {{/*
 Volumes of a brain pod except `data` (a PVC in the monolith, an emptyDir otherwise);
-call with (dict "root" $ "component" "ingestion").
+call with (dict "root" $ "component" "ingestion" "trust" bool).
 */}}
 {{- define "industry-brain.volumes" -}}
 {{- $v := .root.Values -}}
@@ -423,9 +504,38 @@ call with (dict "root" $ "component" "ingestion").
     secretName: {{ include "industry-brain.mtlsSecretName" . }}
     defaultMode: 0440
 {{- end }}
+{{- if include "industry-brain.mountsKeys" . }}
+{{- /* Every pod: the JWT key; the trust service's pods: the ledger key too. */}}
+- name: signing-keys
+  projected:
+    defaultMode: 0440
+    sources:
+      {{- with $v.trust.jwtSigningKey.existingSecret }}
+      - secret:
+          name: {{ . }}
+          items:
+            - key: {{ $v.trust.jwtSigningKey.key }}
+              path: jwt-signing.pem
+      {{- end }}
+      {{- if and .trust $v.trust.ledgerSigningKey.existingSecret }}
+      - secret:
+          name: {{ $v.trust.ledgerSigningKey.existingSecret }}
+          items:
+            - key: {{ $v.trust.ledgerSigningKey.key }}
+              path: ledger-signing.pem
+      {{- end }}
+{{- end }}
 {{- with $v.extraVolumes }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+
+{{/*
+"true" when a pod mounts the signing-keys volume; call with (dict "root" $ "trust" bool).
+*/}}
+{{- define "industry-brain.mountsKeys" -}}
+{{- $t := .root.Values.trust -}}
+{{- if or $t.jwtSigningKey.existingSecret (and .trust $t.ledgerSigningKey.existingSecret) }}true{{- end }}
 {{- end }}
 
 {{- define "industry-brain.mtlsSecretName" -}}
@@ -438,7 +548,7 @@ call with (dict "root" $ "component" "ingestion").
 
 {{/*
 The brain container; call with (dict "root" $ "component" "ingestion" "target" "ingestion"
-"resources" {...} "extraEnv" list).
+"resources" {...} "extraEnv" list "trust" bool).
 */}}
 {{- define "industry-brain.container" -}}
 {{- $v := .root.Values -}}
@@ -499,7 +609,7 @@ The brain container; call with (dict "root" $ "component" "ingestion" "target" "
   securityContext:
     {{- toYaml $v.securityContext | nindent 4 }}
   volumeMounts:
-    {{- include "industry-brain.volumeMounts" .root | nindent 4 }}
+    {{- include "industry-brain.volumeMounts" (dict "root" .root "trust" .trust) | nindent 4 }}
 {{- end }}
 
 {{/*
