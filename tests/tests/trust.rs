@@ -300,3 +300,436 @@ async fn editing_a_ledger_row_in_postgres_is_detected_with_its_sequence_number()
     drop(brain);
     database.drop_now().await.unwrap();
 }
+
+// ---- tenant isolation over every route and RPC -----------------------------------------
+
+/// What tenant B keeps to itself; none of it may reach tenant A.
+struct Secrets {
+    tenant: String,
+    dataset: &'static str,
+    record_id: &'static str,
+    grant_id: String,
+    product_id: String,
+    report_id: String,
+    key_id: String,
+    seq: u64,
+    /// Strings that appear only in B's data: a record value, a user name, ids.
+    markers: Vec<String>,
+}
+
+impl Secrets {
+    /// A marker in `text` that the caller did not send itself (echoing a requested id back
+    /// in "grant G-1 does not exist" tells nothing).
+    fn leaked(&self, text: &str, sent: &str) -> Option<&String> {
+        self.markers.iter().find(|m| text.contains(m.as_str()) && !sent.contains(m.as_str()))
+    }
+}
+
+/// Tenant B with a dataset, records, an API key, a product, a grant to a bank and a read
+/// under it (so a report and ledger entries of B's exist).
+async fn tenant_b(http: &str, admin: &Session) -> Secrets {
+    let tenant = other_enterprise();
+    let b = tenant_user(http, admin, &tenant, "enterprise", "dyer", &["enterprise-admin"]).await;
+    let spec = json!({"name": "dye-recipes", "title": "Dye recipes", "library": "industry", "domain": "production",
+                      "fields": [{"name": "recipe", "type": "string", "required": true}, {"name": "vat", "type": "integer"}]});
+    let records = json!([{"_id": "r-4711", "_event_time": day(2), "recipe": "B-SECRET-4711 indigo 3%", "vat": 7}]);
+    dataset_with_records(http, &b, &spec, &records).await;
+    let key = created(b.http.post(format!("{http}/api/v1/identity/tenants/{tenant}/api-keys")).json(&json!({"name": "erp", "roles": ["enterprise-admin"]})).send().await.unwrap(), "api key").await;
+    let product = created(
+        b.http.post(format!("{http}/api/v1/products")).json(&json!({"dataset": "dye-recipes", "title": "Vat usage", "fields": ["vat"], "max_grade": "medium"})).send().await.unwrap(),
+        "product",
+    )
+    .await;
+    let bank = tenant_user(http, admin, "bank-walk", "bank", "analyst", &["enterprise-user"]).await;
+    let ask = json!({"product_id": product["id"], "purpose": "audit", "fields": ["vat"], "data_period": {"start": day(1), "end": day(9)},
+                     "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()});
+    let grant = created(bank.http.post(format!("{http}/api/v1/grants")).json(&ask).send().await.unwrap(), "request").await;
+    let grant_id = grant["id"].as_str().unwrap().to_owned();
+    created(b.http.post(format!("{http}/api/v1/grants/{grant_id}/decision")).json(&json!({"approve": true})).send().await.unwrap(), "approval").await;
+    let read = created(bank.http.get(format!("{http}/api/v1/grants/{grant_id}/records")).send().await.unwrap(), "read").await;
+    let key_id = key["key"]["id"].as_str().unwrap().to_owned();
+    let report_id = read["report_id"].as_str().unwrap().to_owned();
+    Secrets {
+        markers: vec!["B-SECRET-4711".into(), "dyer".into(), key_id.clone(), grant_id.clone(), report_id.clone(), "bank-walk".into()],
+        tenant,
+        dataset: "dye-recipes",
+        record_id: "r-4711",
+        product_id: product["id"].as_str().unwrap().to_owned(),
+        seq: read["ledger_seq"].as_u64().unwrap(),
+        grant_id,
+        report_id,
+        key_id,
+    }
+}
+
+/// `path` with every `{parameter}` replaced by B's resource; whether one was B-specific.
+fn aimed_at_b(path: &str, b: &Secrets) -> (String, bool) {
+    let mut out = String::new();
+    let mut targeted = false;
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').map(|c| open + c).unwrap();
+        out.push_str(&rest[..open]);
+        let parameter = &rest[open + 1..close];
+        let value = match parameter {
+            "tenant" => b.tenant.clone(),
+            "dataset" => b.dataset.to_owned(),
+            "record_id" => b.record_id.to_owned(),
+            "grant_id" => b.grant_id.clone(),
+            "product_id" => b.product_id.clone(),
+            "report_id" => b.report_id.clone(),
+            "seq" => b.seq.to_string(),
+            "id" => b.key_id.clone(),
+            // Resources of services not built yet (jobs, models, components): nobody's.
+            other => format!("unknown-{other}"),
+        };
+        // The product catalog is open to every tenant; withdrawing is the owner's.
+        let owned_by_b = !value.starts_with("unknown-") && (parameter != "product_id" || path.ends_with("/withdraw"));
+        targeted |= owned_by_b;
+        out.push_str(&value);
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    (out, targeted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_tenant_a_the_resources_of_tenant_b() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let http = brain.http.as_str();
+    let admin = platform_admin(http).await;
+    let a = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    let b = tenant_b(http, &admin).await;
+
+    let openapi: Value = reqwest::get(format!("{http}/openapi.json")).await.unwrap().json().await.unwrap();
+    let mut calls = 0;
+    let mut failures = Vec::new();
+    for (path, operations) in openapi["paths"].as_object().unwrap() {
+        let (url, targeted) = aimed_at_b(path, &b);
+        for method in operations.as_object().unwrap().keys().filter(|m| ["get", "post", "put", "patch", "delete"].contains(&m.as_str())) {
+            let request = a.http.request(method.to_uppercase().parse().unwrap(), format!("{http}{url}"));
+            let request = if method == "get" { request } else { request.json(&json!({})) };
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap();
+            calls += 1;
+            if let Some(marker) = b.leaked(&body, &url) {
+                failures.push(format!("{method} {url}: {status} leaks {marker:?}: {body}"));
+            } else if status >= 500 && status != 501 {
+                failures.push(format!("{method} {url}: server error {status}: {body}"));
+            } else if targeted && (200..300).contains(&status) {
+                failures.push(format!("{method} {url}: {status} — tenant A reached tenant B's resource: {body}"));
+            } else if targeted && method == "get" && ![403, 404].contains(&status) {
+                failures.push(format!("{method} {url}: {status}, expected 403 or 404: {body}"));
+            }
+        }
+    }
+    assert!(calls >= 40, "only {calls} calls: is /openapi.json complete?");
+    assert!(failures.is_empty(), "{} of {calls} calls misbehave:\n{}", failures.len(), failures.join("\n"));
+
+    // Another tenant's grant and a grant that does not exist look the same.
+    let theirs: Value = a.http.get(format!("{http}/api/v1/grants/{}/records", b.grant_id)).send().await.unwrap().json().await.unwrap();
+    let nobody: Value = a.http.get(format!("{http}/api/v1/grants/G-nonexistent/records")).send().await.unwrap().json().await.unwrap();
+    assert_eq!((theirs["status"].clone(), theirs["code"].clone()), (nobody["status"].clone(), nobody["code"].clone()), "{theirs} vs {nobody}");
+    let walked = every_rpc_refuses_tenant_a(&brain.grpc, &a, &b).await;
+    eprintln!("{calls} REST calls and {walked} RPCs as tenant A against tenant B: refused, nothing leaked");
+}
+
+/// Raw protobuf on the wire: requests built from the descriptors, answers kept as bytes.
+mod raw {
+    use bytes::{Buf, BufMut};
+    use tonic::Status;
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+    #[derive(Default)]
+    pub struct Bytes;
+    pub struct Enc;
+    pub struct Dec;
+
+    impl Codec for Bytes {
+        type Encode = Vec<u8>;
+        type Decode = Vec<u8>;
+        type Encoder = Enc;
+        type Decoder = Dec;
+        fn encoder(&mut self) -> Enc {
+            Enc
+        }
+        fn decoder(&mut self) -> Dec {
+            Dec
+        }
+    }
+
+    impl Encoder for Enc {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl Decoder for Dec {
+        type Item = Vec<u8>;
+        type Error = Status;
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+            Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
+        }
+    }
+}
+
+fn varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn length_delimited(number: i32, bytes: &[u8], out: &mut Vec<u8>) {
+    varint(((number as u64) << 3) | 2, out);
+    varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
+}
+
+/// A request message aimed at B: string and integer fields named like B's resources get
+/// them, nested messages of the platform are filled the same way (three levels deep).
+fn encode_aimed(messages: &std::collections::HashMap<String, prost_types::DescriptorProto>, name: &str, b: &Secrets, depth: u32) -> (Vec<u8>, bool) {
+    use prost_types::field_descriptor_proto::Type;
+    let mut out = Vec::new();
+    let mut targeted = false;
+    let Some(message) = messages.get(name) else { return (out, false) };
+    for field in &message.field {
+        let number = field.number();
+        let value = match field.name() {
+            "tenant_id" | "consumer_tenant_id" | "owner_tenant_id" => Some(b.tenant.clone()),
+            "dataset" if field.r#type() == Type::String => Some(b.dataset.to_owned()),
+            "grant_id" => Some(b.grant_id.clone()),
+            "report_id" => Some(b.report_id.clone()),
+            "record_id" => Some(b.record_id.to_owned()),
+            "api_key_id" | "key_id" | "id" => Some(b.key_id.clone()),
+            _ => None,
+        };
+        match field.r#type() {
+            Type::String => {
+                if let Some(value) = value {
+                    length_delimited(number, value.as_bytes(), &mut out);
+                    targeted = true;
+                }
+            }
+            Type::Uint64 if field.name() == "seq" => {
+                varint((number as u64) << 3, &mut out);
+                varint(b.seq, &mut out);
+                targeted = true;
+            }
+            Type::Message if depth < 3 && field.type_name().starts_with(".brain.") => {
+                let (nested, aimed) = encode_aimed(messages, field.type_name(), b, depth + 1);
+                if aimed {
+                    length_delimited(number, &nested, &mut out);
+                    targeted = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    (out, targeted)
+}
+
+/// Every RPC of every platform service, called by A with a request aimed at B's resources.
+async fn every_rpc_refuses_tenant_a(grpc: &str, a: &Session, b: &Secrets) -> usize {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(brain_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let mut messages = std::collections::HashMap::new();
+    for file in &set.file {
+        for message in &file.message_type {
+            messages.insert(format!(".{}.{}", file.package(), message.name()), message.clone());
+        }
+    }
+    // Public, or answering only from the caller's own tenant or the open product catalog.
+    let may_answer = ["GetLedgerPublicKey", "GetTokenKeys", "WhoAmI", "GetProduct", "ListProducts"];
+    let mut calls = 0;
+    let mut failures = Vec::new();
+    let mut codes: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for file in set.file.iter().filter(|f| f.package().starts_with("brain.")) {
+        for service in &file.service {
+            for method in &service.method {
+                let path = format!("/{}.{}/{}", file.package(), service.name(), method.name());
+                let (request, targeted) = encode_aimed(&messages, method.input_type(), b, 0);
+                let sent = String::from_utf8_lossy(&request).into_owned();
+                let mut client = tonic::client::Grpc::new(a.grpc(grpc).await);
+                client.ready().await.unwrap();
+                let outcome = client
+                    .streaming(tonic::Request::new(tokio_stream::once(request)), http::uri::PathAndQuery::try_from(path.as_str()).unwrap(), raw::Bytes)
+                    .await;
+                let answer = match outcome {
+                    Ok(response) => tokio::time::timeout(Duration::from_secs(10), response.into_inner().message()).await.unwrap(),
+                    Err(status) => Err(status),
+                };
+                calls += 1;
+                *codes.entry(answer.as_ref().map_or_else(|s| format!("{:?}", s.code()), |_| "Ok".into())).or_default() += 1;
+                match answer {
+                    Ok(message) => {
+                        let text = String::from_utf8_lossy(message.as_deref().unwrap_or_default()).into_owned();
+                        if let Some(marker) = b.leaked(&text, &sent) {
+                            failures.push(format!("{path}: OK leaks {marker:?}"));
+                        } else if targeted && !may_answer.contains(&method.name()) {
+                            failures.push(format!("{path}: OK for a request aimed at tenant B"));
+                        }
+                    }
+                    Err(status) => {
+                        if status.code() == tonic::Code::Unauthenticated && !["SignIn", "Refresh", "SignOut"].contains(&method.name()) {
+                            failures.push(format!("{path}: A's token refused: {}", status.message()));
+                        }
+                        if let Some(marker) = b.leaked(status.message(), &sent) {
+                            failures.push(format!("{path}: {:?} leaks {marker:?}: {}", status.code(), status.message()));
+                        } else if matches!(status.code(), tonic::Code::Internal | tonic::Code::Unknown) {
+                            failures.push(format!("{path}: {:?}: {}", status.code(), status.message()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(calls >= 50, "only {calls} RPCs found in the descriptors");
+    assert!(failures.is_empty(), "{} of {calls} RPCs misbehave:\n{}", failures.len(), failures.join("\n"));
+    // The walk got past authentication (A's own calls answer) and was refused on B's resources.
+    assert!(codes.get("Ok").is_some_and(|n| *n > 0) && codes.get("PermissionDenied").is_some_and(|n| *n >= 10), "{codes:?}");
+    eprintln!("RPC outcomes: {codes:?}");
+    calls
+}
+
+// ---- bad credentials ---------------------------------------------------------------------
+
+async fn refusal(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let problem: Value = response.json().await.unwrap_or(Value::Null);
+    assert_eq!(problem["status"], status, "problem+json body: {problem}");
+    (status, problem["detail"].as_str().unwrap_or_default().to_owned())
+}
+
+/// A user's token for `tenant`, signed by `key` at `at` (what a forger or a clock would make).
+fn token_signed_by(key: brain_auth::SigningKey, tenant: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let issuer = brain_auth::JwtIssuer::new(std::sync::Arc::new(key), "industry-brain", 900);
+    let principal = brain_auth::Principal {
+        tenant: tenant.into(),
+        subject: brain_auth::Subject::User { id: "0193aaaa".into(), name: "Mallory".into() },
+        roles: [brain_auth::Role::EnterpriseAdmin].into_iter().collect(),
+        scope: None,
+        method: brain_auth::AuthMethod::Password,
+        session_id: None,
+    };
+    issuer.issue_at(&principal, at).unwrap().token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_refused_clearly_and_replays_fail() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let http = brain.http.as_str();
+    let admin = platform_admin(http).await;
+    let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    let url = format!("{http}/api/v1/tenants/{TENANT}/datasets");
+    let client = common::http();
+    let with = |header: &str, value: String| client.get(&url).header(header, value).send();
+
+    // Malformed, forged, tampered and expired tokens: 401, saying why.
+    for value in ["Bearer", "Bearer not-a-jwt", "Basic d2VhdmVyOnB3", "Bearer a.b.c"] {
+        let (status, detail) = refusal(with("authorization", value.to_owned()).await.unwrap()).await;
+        assert_eq!(status, 401, "{value}: {detail}");
+    }
+    let forged = token_signed_by(brain_auth::SigningKey::generate().unwrap(), TENANT, chrono::Utc::now());
+    assert_eq!(refusal(with("authorization", format!("Bearer {forged}")).await.unwrap()).await.0, 401, "a token signed by another key");
+    let (head, rest) = weaver.token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let mut claims: Value = serde_json::from_slice(&data_encoding::BASE64URL_NOPAD.decode(payload.as_bytes()).unwrap()).unwrap();
+    claims["tenant"] = json!(other_enterprise());
+    let tampered = format!("{head}.{}.{signature}", data_encoding::BASE64URL_NOPAD.encode(&serde_json::to_vec(&claims).unwrap()));
+    assert_eq!(refusal(with("authorization", format!("Bearer {tampered}")).await.unwrap()).await.0, 401, "a token whose claims were changed");
+    let brain_key = brain_auth::SigningKey::load(data.path().join("jwt-signing.pem")).unwrap();
+    let expired = token_signed_by(brain_key, TENANT, chrono::Utc::now() - chrono::Duration::hours(2));
+    let (status, detail) = refusal(with("authorization", format!("Bearer {expired}")).await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(detail.contains("expired"), "{detail}");
+    let ok = with("authorization", format!("Bearer {}", weaver.token)).await.unwrap();
+    assert_eq!(ok.status(), 200, "the genuine token works");
+
+    // The same over gRPC: UNAUTHENTICATED.
+    let mut catalog = brain_proto::governance::v1::catalog_service_client::CatalogServiceClient::new(Session::new("not-a-jwt".into(), TENANT).grpc(&brain.grpc).await);
+    let status = catalog.list_datasets(brain_proto::governance::v1::ListDatasetsRequest::default()).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{status:?}");
+
+    // API keys: garbage, expired and revoked keys are refused.
+    let keys = format!("{http}/api/v1/identity/tenants/{TENANT}/api-keys");
+    assert_eq!(refusal(with("x-api-key", "bk_nope_nope".into()).await.unwrap()).await.0, 401);
+    let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let short = created(weaver.http.post(&keys).json(&json!({"name": "short", "roles": ["enterprise-admin"], "expires_at": soon})).send().await.unwrap(), "key").await;
+    let short_secret = short["secret"].as_str().unwrap().to_owned();
+    assert_eq!(with("x-api-key", short_secret.clone()).await.unwrap().status(), 200, "a fresh key works");
+    let revocable = created(weaver.http.post(&keys).json(&json!({"name": "erp", "roles": ["enterprise-admin"]})).send().await.unwrap(), "key").await;
+    let revocable_secret = revocable["secret"].as_str().unwrap().to_owned();
+    assert_eq!(with("x-api-key", revocable_secret.clone()).await.unwrap().status(), 200);
+    let listed = weaver.http.get(&keys).send().await.unwrap().text().await.unwrap();
+    assert!(!listed.contains(&revocable_secret), "secrets are shown once: {listed}");
+    let key_id = revocable["key"]["id"].as_str().unwrap();
+    created(weaver.http.post(format!("{keys}/{key_id}/revoke")).send().await.unwrap(), "revocation").await;
+    // Resolved keys are cached for 5 s; after that the revocation and the expiry hold.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (status, detail) = refusal(with("x-api-key", short_secret).await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(detail.contains("expired"), "{detail}");
+    let (status, detail) = refusal(with("x-api-key", revocable_secret).await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(detail.contains("revoked"), "{detail}");
+
+    // A refresh token works once: replaying it is refused and ends the whole session.
+    let signed_in: Value = client
+        .post(format!("{http}/api/v1/auth/sign-in"))
+        .json(&json!({"tenant_id": TENANT, "username": "weaver", "password": USER_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first = signed_in["refresh_token"].as_str().unwrap();
+    let refresh = |token: &str| client.post(format!("{http}/api/v1/auth/refresh")).json(&json!({"refresh_token": token})).send();
+    let rotated: Value = refresh(first).await.unwrap().json().await.unwrap();
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(refusal(refresh(first).await.unwrap()).await.0, 401, "a replayed refresh token");
+    assert_eq!(refusal(refresh(&second).await.unwrap()).await.0, 401, "the replay revoked the session");
+
+    // A TOTP code works once.
+    let officer = admin
+        .http
+        .post(format!("{http}/api/v1/identity/tenants/platform/users"))
+        .json(&json!({"username": "secofficer", "display_name": "Security", "password": USER_PASSWORD, "roles": ["security-admin"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(officer.status(), 201);
+    let first = sign_in(http, "platform", "secofficer", USER_PASSWORD, None).await;
+    let enrolment: Value = first.http.post(format!("{http}/api/v1/auth/totp/enroll")).send().await.unwrap().json().await.unwrap();
+    let secret = enrolment["secret_base32"].as_str().unwrap();
+    let earlier = std::time::SystemTime::now() - Duration::from_secs(30);
+    first.http.post(format!("{http}/api/v1/auth/totp/confirm")).json(&json!({"secret_base32": secret, "code": totp_code(secret, earlier)})).send().await.unwrap();
+    let code = totp_code(secret, std::time::SystemTime::now());
+    let sign_in_with = |code: String| {
+        client
+            .post(format!("{http}/api/v1/auth/sign-in"))
+            .json(&json!({"tenant_id": "platform", "username": "secofficer", "password": USER_PASSWORD, "totp_code": code}))
+            .send()
+    };
+    assert_eq!(sign_in_with(code.clone()).await.unwrap().status(), 200);
+    let (status, detail) = refusal(sign_in_with(code).await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(detail.contains("already used"), "{detail}");
+
+    // Repeated wrong passwords lock the account: then even the right one is refused.
+    for _ in 0..5 {
+        let wrong = client.post(format!("{http}/api/v1/auth/sign-in")).json(&json!({"tenant_id": TENANT, "username": "weaver", "password": "wrong-Password-1"})).send().await.unwrap();
+        assert_eq!(wrong.status(), 401);
+    }
+    let (status, detail) = refusal(client.post(format!("{http}/api/v1/auth/sign-in")).json(&json!({"tenant_id": TENANT, "username": "weaver", "password": USER_PASSWORD})).send().await.unwrap()).await;
+    assert_eq!(status, 401);
+    assert!(detail.contains("locked"), "{detail}");
+}

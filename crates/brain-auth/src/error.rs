@@ -33,6 +33,10 @@ pub enum AuthError {
     #[error("roles {first} and {second} are separated duties and cannot be held by one user")]
     RoleConflict { first: Role, second: Role },
 
+    /// A request that is malformed, whoever sends it (an unknown role, a missing field).
+    #[error("{reason}")]
+    InvalidInput { reason: String },
+
     #[error("invalid tenant id {id:?}: {reason}")]
     InvalidTenantId { id: String, reason: String },
 
@@ -49,6 +53,12 @@ pub enum AuthError {
 impl AuthError {
     pub fn invalid(reason: impl Into<String>) -> Self {
         Self::InvalidCredential {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn bad_input(reason: impl Into<String>) -> Self {
+        Self::InvalidInput {
             reason: reason.into(),
         }
     }
@@ -86,6 +96,7 @@ impl ServiceError for AuthError {
             Self::PermissionDenied { .. } => ErrorCode::PermissionDenied,
             Self::WeakPassword { .. }
             | Self::RoleConflict { .. }
+            | Self::InvalidInput { .. }
             | Self::InvalidTenantId { .. } => ErrorCode::InvalidArgument,
             Self::ProviderUnavailable { .. } => ErrorCode::Unavailable,
             Self::Key { .. } | Self::Internal { .. } => ErrorCode::Internal,

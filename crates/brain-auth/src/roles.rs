@@ -72,7 +72,7 @@ impl FromStr for Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| AuthError::invalid(format!("unknown role {s:?}")))
+            .ok_or_else(|| AuthError::bad_input(format!("unknown role {s:?}")))
     }
 }
 

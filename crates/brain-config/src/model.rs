@@ -723,7 +723,7 @@ pub struct PortalApiConfig {}
 pub struct EvaluationConfig {}
 
 /// Services another process can be a peer for, as `common.peers` keys.
-const KNOWN_PEERS: &[&str] = &["compute_scheduler", "evaluation", "governance", "ingestion", "model_gateway", "portal_api", "service_opening"];
+const KNOWN_PEERS: &[&str] = &["compute_scheduler", "evaluation", "governance", "ingestion", "model_gateway", "portal_api", "service_opening", "trust"];
 
 fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { key: key.into(), reason: reason.into() }

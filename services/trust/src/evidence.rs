@@ -29,15 +29,19 @@ impl Trust {
     /// The inclusion proof of one entry: for ledger readers, and for the tenant the entry
     /// concerns (its reports cite the entry). Anyone else learns nothing, not even existence.
     pub async fn ledger_proof(&self, caller: &Principal, seq: u64) -> Result<InclusionProof, TrustError> {
-        let reader = authz::may_read_ledger(caller).is_ok();
-        let proof = match self.ledger.proof(seq).await {
-            Err(brain_ledger::LedgerError::NotFound(_)) => return Err(TrustError::NotFound { what: "ledger entry", id: seq.to_string() }),
-            other => other?,
-        };
-        if !reader && proof.entry.tenant != caller.tenant {
-            return Err(TrustError::NotFound { what: "ledger entry", id: seq.to_string() });
+        let unknown = || TrustError::NotFound { what: "ledger entry", id: seq.to_string() };
+        if authz::may_read_ledger(caller).is_err() {
+            // Checked before anything else is said about the entry (not even whether it is
+            // checkpointed yet).
+            let entry = self.ledger.entries(seq.saturating_sub(1), 1).await?.into_iter().next().filter(|e| e.seq == seq);
+            if entry.is_none_or(|e| e.tenant != caller.tenant) {
+                return Err(unknown());
+            }
         }
-        Ok(proof)
+        match self.ledger.proof(seq).await {
+            Err(brain_ledger::LedgerError::NotFound(_)) => Err(unknown()),
+            other => Ok(other?),
+        }
     }
 
     /// What reports and checkpoints verify against; public.

@@ -52,7 +52,7 @@ fn anonymous(tenant: &str, action: &'static str, subject: &str, details: serde_j
 
 fn check_name(field: &str, value: &str) -> Result<(), TrustError> {
     if value.trim().is_empty() || value.chars().count() > MAX_NAME_CHARS {
-        return Err(AuthError::invalid(format!("{field} must be 1 to {MAX_NAME_CHARS} characters")).into());
+        return Err(AuthError::bad_input(format!("{field} must be 1 to {MAX_NAME_CHARS} characters")).into());
     }
     Ok(())
 }
@@ -162,7 +162,7 @@ impl Trust {
             return Err(AuthError::denied("only people enrol a second factor").into());
         };
         let user = self.store.user(&caller.tenant, id).await?.ok_or(AuthError::Revoked { what: "account" })?;
-        let secret = TotpSecret::from_base32(secret_base32)?;
+        let secret = TotpSecret::from_base32(secret_base32).map_err(|e| AuthError::bad_input(format!("secret_base32: {e}")))?;
         let user = self.identity.enable_totp(&user, &secret, code, Utc::now()).await?;
         self.audit.record(AuditEntry::by(caller, "user.totp_enrol", format!("{}/{id}", caller.tenant), json!({}))).await?;
         Ok(user)
@@ -175,7 +175,7 @@ impl Trust {
         check_name("name", &new.name)?;
         let now = Utc::now();
         if new.expires_at.is_some_and(|at| at <= now) {
-            return Err(AuthError::invalid("expires_at is in the past").into());
+            return Err(AuthError::bad_input("expires_at is in the past").into());
         }
         if self.store.tenant(tenant).await?.is_none() {
             return Err(TrustError::NotFound { what: "tenant", id: tenant.to_owned() });

@@ -37,7 +37,7 @@ pub(crate) fn status(error: TrustError) -> Status {
 }
 
 fn invalid(reason: impl Into<String>) -> Status {
-    grpc_status(AuthError::invalid(reason))
+    grpc_status(AuthError::bad_input(reason))
 }
 
 pub(crate) fn page_of(page: Option<&brain_proto::common::v1::PageRequest>) -> (String, i64) {

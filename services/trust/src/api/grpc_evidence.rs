@@ -113,7 +113,7 @@ impl LedgerService for Trust {
 
 /// What another service may write to the ledger: its own key operations, well named.
 fn recorded_entry(entry: NewLedgerEntry) -> Result<brain_ledger::NewEntry, Status> {
-    let invalid = |reason: String| grpc_status(brain_auth::AuthError::invalid(reason));
+    let invalid = |reason: String| grpc_status(brain_auth::AuthError::bad_input(reason));
     let well_named = !entry.action.is_empty() && entry.action.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_');
     if !well_named {
         return Err(invalid(format!("action {:?} must be a dotted lower-case name", entry.action)));

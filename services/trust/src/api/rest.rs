@@ -436,7 +436,7 @@ async fn list_grants(State(trust): State<Trust>, principal: Principal, Query(par
     let side = match params.side.as_deref() {
         None | Some("received") => Side::Received,
         Some("granted") => Side::Granted,
-        Some(other) => return Err(Problem::from(&brain_auth::AuthError::invalid(format!("side must be `granted` or `received`, not {other:?}")))),
+        Some(other) => return Err(Problem::from(&brain_auth::AuthError::bad_input(format!("side must be `granted` or `received`, not {other:?}")))),
     };
     let limit = page_limit(params.page_size);
     let grants = trust.sharing.grants(&principal, side, params.status, params.page_token.as_deref().unwrap_or(""), limit).await.map_err(problem)?;
