@@ -228,7 +228,7 @@ fn check_shape(label: &str, values_file: &Path, objects: &[Value]) {
     match values["deploymentMode"].as_str() {
         Some("Distributed") => {
             assert!(workloads.iter().all(|w| kind(w) == "Deployment"), "{label}");
-            let enabled = ["ingestion", "governance", "computeScheduler", "modelGateway", "serviceOpening", "portalApi", "evaluation"]
+            let enabled = ["ingestion", "governance", "computeScheduler", "modelGateway", "serviceOpening", "portalApi", "evaluation", "trust"]
                 .iter()
                 .filter(|k| values["services"][**k]["enabled"].as_bool() != Some(false))
                 .count();
@@ -254,7 +254,7 @@ fn check_shape(label: &str, values_file: &Path, objects: &[Value]) {
 #[test]
 fn values_that_break_the_schema_or_a_rule_are_refused_with_a_clear_message() {
     let Some(tools) = tools() else { return };
-    let cases: [(&str, &str); 7] = [
+    let cases: [(&str, &str); 12] = [
         ("deploymentMode: Hybrid\n", "at '/deploymentMode': value must be one of 'Monolithic', 'Distributed'"),
         ("role: province\n", "at '/role': value must be one of 'industry', 'center'"),
         ("industry:\n  code: tex tile\n", "at '/industry/code': 'tex tile' does not match pattern"),
@@ -262,6 +262,14 @@ fn values_that_break_the_schema_or_a_rule_are_refused_with_a_clear_message() {
         ("config:\n  warehouse: {}\n", "at '/config': additional properties 'warehouse' not allowed"),
         ("securityContext:\n  allowPrivilegeEscalation: true\n", "at '/securityContext/allowPrivilegeEscalation'"),
         ("deploymentMode: Distributed\n", "deploymentMode Distributed needs kafka.enabled=true"),
+        ("config:\n  trust:\n    enforce: false\n", "at '/config/trust/enforce': value must be true"),
+        ("config:\n  trust:\n    bootstrap_admin_password: Hunter2-hunter2\n", "at '/config/trust': additional properties 'bootstrap_admin_password' not allowed"),
+        (
+            "deploymentMode: Distributed\npostgresql: {enabled: true, host: pg}\nkafka: {enabled: true, bootstrapServers: ['k:9092']}\nredis: {enabled: true, host: r}\n",
+            "trust.jwtSigningKey.existingSecret is required",
+        ),
+        ("trust:\n  benchmarkOnlyDisableAuthentication: true\ningress:\n  portal:\n    enabled: true\n", "trust.benchmarkOnlyDisableAuthentication=true turns authentication"),
+        ("services:\n  trust:\n    enabled: false\n", "services.trust.enabled=false, but the other services need the trust service"),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, (values, message)) in cases.iter().enumerate() {

@@ -150,9 +150,9 @@ fn warn_if_readable_by_others(path: &Path) {
     {
         use std::os::unix::fs::PermissionsExt;
         if let Ok(meta) = std::fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
+            && meta.permissions().mode() & 0o007 != 0
         {
-            tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777), "signing key file is readable by group or others; chmod 600 it");
+            tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.permissions().mode() & 0o777), "signing key file is readable by others; chmod 600 it (or 640 for a Kubernetes Secret mount)");
         }
     }
     #[cfg(not(unix))]

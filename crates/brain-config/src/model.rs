@@ -645,6 +645,30 @@ pub struct TrustConfig {
     /// their cost (`brain-load`); the process warns loudly and every caller acts as the
     /// platform's system administrator.
     pub enforce: bool,
+    /// An external OpenID Connect identity provider whose tokens are accepted too (off while
+    /// `issuer` is empty).
+    pub oidc: OidcSettings,
+}
+
+/// An external identity provider: its tokens are verified against its JWKS and mapped to a
+/// tenant and roles by claims.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcSettings {
+    /// Exact `iss` of the provider's tokens; empty = no external provider.
+    pub issuer: String,
+    /// `aud` values accepted (the brain's client id at the provider).
+    pub audiences: Vec<String>,
+    /// The provider's `jwks_uri`.
+    pub jwks_url: String,
+    /// Claim naming the tenant (dotted path); empty = `tenant`.
+    pub tenant_claim: String,
+    /// Tenant of tokens without the tenant claim; empty = such tokens are refused.
+    pub default_tenant: String,
+    /// Claim listing roles (dotted path, e.g. `realm_access.roles`); empty = `roles`.
+    pub roles_claim: String,
+    /// Provider role → platform role (`enterprise-admin`, `gov-analyst`, …).
+    pub role_mapping: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for TrustConfig {
@@ -661,6 +685,7 @@ impl Default for TrustConfig {
             ledger_checkpoint_seconds: 60,
             bootstrap_admin_password: String::new(),
             enforce: true,
+            oidc: OidcSettings::default(),
         }
     }
 }
@@ -690,6 +715,18 @@ impl TrustConfig {
         }
         if self.token_issuer.trim().is_empty() {
             return Err(invalid("trust.token_issuer", "must not be empty"));
+        }
+        let oidc = &self.oidc;
+        if !oidc.issuer.is_empty() {
+            if oidc.issuer == self.token_issuer {
+                return Err(invalid("trust.oidc.issuer", "must differ from trust.token_issuer"));
+            }
+            if oidc.audiences.is_empty() {
+                return Err(invalid("trust.oidc.audiences", "list the brain's client id at the provider"));
+            }
+            if !(oidc.jwks_url.starts_with("https://") || oidc.jwks_url.starts_with("http://")) {
+                return Err(invalid("trust.oidc.jwks_url", "must be the provider's https:// jwks_uri"));
+            }
         }
         Ok(())
     }

@@ -38,15 +38,41 @@ pub(crate) fn signing_key(config: &Config) -> Result<Arc<SigningKey>, RuntimeErr
 }
 
 impl ProcessAuth {
-    pub(crate) fn new(config: &Config, key: &SigningKey, peers: Peers) -> Arc<Self> {
+    pub(crate) fn new(config: &Config, key: &SigningKey, peers: Peers) -> Result<Arc<Self>, RuntimeError> {
         let trust = &config.trust;
         let verifier = JwtVerifier::new(&trust.token_issuer, &trust.token_issuer).with_key(&key.public_key());
-        let authenticator: Arc<dyn Authenticator> = Arc::new(JwtAuthenticator::new(verifier, Arc::new(TrustApiKeys { peers })));
+        let mut authenticator = JwtAuthenticator::new(verifier, Arc::new(TrustApiKeys { peers }));
+        if let Some(oidc) = oidc_provider(&trust.oidc)? {
+            authenticator = authenticator.with_oidc(Arc::new(oidc));
+        }
+        let authenticator: Arc<dyn Authenticator> = Arc::new(authenticator);
         if !trust.enforce {
             tracing::warn!("trust.enforce is false: authentication, authorization and auditing are OFF; every caller acts as the system administrator. Use only to measure their cost.");
         }
-        Arc::new(Self { enforce: trust.enforce, authenticator })
+        Ok(Arc::new(Self { enforce: trust.enforce, authenticator }))
     }
+}
+
+/// The external identity provider of `trust.oidc`, if one is configured.
+fn oidc_provider(settings: &brain_config::OidcSettings) -> Result<Option<brain_auth::OidcAuthenticator>, RuntimeError> {
+    if settings.issuer.is_empty() {
+        return Ok(None);
+    }
+    let failed = |reason: String| RuntimeError::Service { service: "auth", reason: format!("trust.oidc: {reason}") };
+    let mut config = brain_auth::OidcConfig::new(&settings.issuer, "", &settings.jwks_url);
+    config.audiences = settings.audiences.clone();
+    if !settings.tenant_claim.is_empty() {
+        config.tenant_claim = settings.tenant_claim.clone();
+    }
+    if !settings.roles_claim.is_empty() {
+        config.roles_claim = settings.roles_claim.clone();
+    }
+    config.default_tenant = Some(settings.default_tenant.clone()).filter(|t| !t.is_empty());
+    for (theirs, ours) in &settings.role_mapping {
+        let role = ours.parse().map_err(|e: brain_auth::AuthError| failed(format!("role_mapping.{theirs}: {e}")))?;
+        config.role_mapping.insert(theirs.clone(), role);
+    }
+    brain_auth::OidcAuthenticator::new(config).map(Some).map_err(|e| failed(e.to_string()))
 }
 
 /// Short-lived bearer tokens naming a service of this process, for calls to peers in other
@@ -149,5 +175,22 @@ mod tests {
         assert_eq!(path_tenant("/api/v1/tenants/t-1"), Some(("t-1", None)));
         assert_eq!(path_tenant("/api/v1/grants"), None);
         assert_eq!(path_tenant("/healthz"), None);
+    }
+
+    #[test]
+    fn an_oidc_provider_is_built_from_the_settings_and_bad_role_names_are_refused() {
+        assert!(oidc_provider(&brain_config::OidcSettings::default()).unwrap().is_none(), "off without an issuer");
+        let mut settings = brain_config::OidcSettings {
+            issuer: "https://idp.zj.gov.cn/realms/brain".into(),
+            audiences: vec!["textile-brain".into()],
+            jwks_url: "https://idp.zj.gov.cn/realms/brain/protocol/openid-connect/certs".into(),
+            ..Default::default()
+        };
+        settings.role_mapping.insert("qiye_guanliyuan".into(), "enterprise-admin".into());
+        let provider = oidc_provider(&settings).unwrap().unwrap();
+        assert_eq!(provider.issuer(), "https://idp.zj.gov.cn/realms/brain");
+        settings.role_mapping.insert("superuser".into(), "root".into());
+        let Err(error) = oidc_provider(&settings) else { panic!("an unknown role was accepted") };
+        assert!(error.to_string().contains("role_mapping.superuser"), "{error}");
     }
 }

@@ -116,7 +116,7 @@ impl Process {
         let peers = crate::Peers::new(specs.iter().map(|s| s.name).collect(), local_routes.clone(), config.common.peers.clone());
         let key = crate::auth::signing_key(&config)?;
         let service_tokens = Arc::new(crate::auth::ServiceTokens::new(&config, key.clone()));
-        let auth = crate::auth::ProcessAuth::new(&config, &key, peers.for_service("brain", service_tokens.clone()));
+        let auth = crate::auth::ProcessAuth::new(&config, &key, peers.for_service("brain", service_tokens.clone()))?;
 
         let mut services: Vec<(&'static str, Arc<dyn Service>, ServiceContext)> = Vec::new();
         for spec in &specs {

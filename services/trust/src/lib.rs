@@ -64,8 +64,8 @@ async fn build(ctx: &ServiceContext) -> Result<Trust, RuntimeError> {
     );
     let ledger_key = Arc::new(SigningKey::load_or_generate(settings.ledger_key_path(&config.common)).map_err(failed)?);
     let ledger = brain_ledger::Ledger::open(ctx.store()?.clone(), ledger_key.clone()).await.map_err(failed)?;
-    ledger.spawn_checkpointer(std::time::Duration::from_secs(settings.ledger_checkpoint_seconds), ctx.shutdown.clone());
     let audit = audit::Audit::new(Arc::new(ledger_sink::LedgerSink(ledger.clone())));
+    record_configuration(&audit, config).await?;
     let rules = brain_governance::classification_rules(&config.governance.classification_rules).map_err(failed)?;
     let sharing = sharing::Sharing {
         store: store.clone(),
@@ -79,6 +79,17 @@ async fn build(ctx: &ServiceContext) -> Result<Trust, RuntimeError> {
     let trust = Trust { identity: Arc::new(identity), store, audit, token_keys: vec![key.public_key()], issuer: settings.token_issuer.clone(), sharing, ledger };
     bootstrap(&trust, ctx).await?;
     Ok(trust)
+}
+
+/// Every start records the configuration it runs with (its hash, secrets redacted), so a
+/// changed configuration shows in the ledger as a new hash.
+async fn record_configuration(audit: &audit::Audit, config: &brain_config::Config) -> Result<(), RuntimeError> {
+    use sha2::{Digest, Sha256};
+    let yaml = brain_config::to_redacted_yaml(config).map_err(failed)?;
+    let details = serde_json::json!({ "sha256": hex::encode(Sha256::digest(yaml.as_bytes())), "industry": config.common.industry.code, "role": config.common.role });
+    let entry = audit::AuditEntry { actor: "service:trust".into(), tenant: brain_auth::PLATFORM_TENANT.into(), action: "config.applied", subject: "brain".into(), result: "ok", details };
+    audit.record(entry).await.map_err(failed)?;
+    Ok(())
 }
 
 /// The first system administrator, once: with the configured password, or a random one
@@ -122,5 +133,11 @@ impl Service for Trust {
 
     fn rest(&self) -> utoipa_axum::router::OpenApiRouter {
         api::rest::router(self.clone())
+    }
+
+    /// Signs ledger checkpoints until shutdown, and once more then (before the store closes).
+    async fn run(self: Arc<Self>, ctx: ServiceContext) -> Result<(), RuntimeError> {
+        let every = std::time::Duration::from_secs(ctx.config.trust.ledger_checkpoint_seconds);
+        self.ledger.spawn_checkpointer(every, ctx.shutdown.clone()).await.map_err(failed)
     }
 }
