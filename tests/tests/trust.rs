@@ -78,6 +78,13 @@ async fn grant_lifecycle(http: &str, grpc: &str) {
     let holder_grade = graded["classification"]["fields"].as_array().unwrap().iter().find(|f| f["field"] == "holder").unwrap()["grade"].clone();
     assert_eq!(holder_grade, "high", "{graded}");
 
+    // The factory's onboarding is reported: every check passed, a hash of all ten records.
+    let onboarding_url = format!("{http}/api/v1/tenants/{TENANT}/datasets/workers/onboarding-report");
+    let onboarding = created(owner.http.post(&onboarding_url).send().await.unwrap(), "onboarding report").await;
+    assert_eq!((onboarding["body"]["kind"].as_str(), onboarding["body"]["records"].as_u64()), (Some("onboarding"), Some(10)), "{onboarding}");
+    assert!(onboarding["body"]["checks"].as_array().unwrap().iter().all(|c| c["passed"] == true), "{onboarding}");
+    assert_eq!(outsider.http.post(&onboarding_url).send().await.unwrap().status(), 403, "only the owner reports its onboarding");
+
     // Only registered products circulate: the owner registers night-shift rows, graded up to medium.
     let product = created(
         owner
@@ -167,6 +174,9 @@ async fn grant_lifecycle(http: &str, grpc: &str) {
     altered["body"]["records"] = json!(30);
     let altered_file = files.path().join("altered.json");
     std::fs::write(&altered_file, altered.to_string()).unwrap();
+    let onboarding_file = files.path().join("onboarding.json");
+    std::fs::write(&onboarding_file, onboarding.to_string()).unwrap();
+    assert!(verify(&onboarding_file).status.success(), "the onboarding report verifies offline too");
     let bad = verify(&altered_file);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("does NOT verify"), "{}", String::from_utf8_lossy(&bad.stderr));

@@ -24,6 +24,7 @@ pub mod evidence;
 pub mod identity;
 pub mod keys;
 mod ledger_sink;
+pub mod onboarding;
 pub mod operations;
 pub mod reporting;
 pub mod sharing;

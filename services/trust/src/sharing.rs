@@ -62,9 +62,9 @@ pub struct GrantedRecord {
 }
 
 /// A dataset as governance describes it: its schema fields and their grades.
-struct DatasetView {
-    fields: Vec<String>,
-    grades: HashMap<String, Grade>,
+pub(crate) struct DatasetView {
+    pub(crate) fields: Vec<String>,
+    pub(crate) grades: HashMap<String, Grade>,
 }
 
 /// The checks every export under a grant passed, as the report states them.
@@ -87,7 +87,7 @@ fn export_checks(caller: &Principal, grant: &Grant, product: &Product, access: &
     ]
 }
 
-fn governance_unavailable(reason: impl std::fmt::Display) -> TrustError {
+pub(crate) fn governance_unavailable(reason: impl std::fmt::Display) -> TrustError {
     TrustError::Upstream { service: "governance", reason: reason.to_string() }
 }
 
@@ -295,7 +295,7 @@ impl Sharing {
     }
 
     /// The owner's dataset as governance describes it (fields and their grades).
-    async fn dataset(&self, owner: &str, dataset: &str) -> Result<DatasetView, TrustError> {
+    pub(crate) async fn dataset(&self, owner: &str, dataset: &str) -> Result<DatasetView, TrustError> {
         let channel = self.peers.channel("governance").map_err(governance_unavailable)?.ok_or_else(|| governance_unavailable("not in this process and not configured in common.peers.governance"))?;
         let request = GetDatasetRequest { r#ref: Some(DatasetRef { tenant_id: owner.to_owned(), dataset: dataset.to_owned() }) };
         let found = match CatalogServiceClient::new(channel).get_dataset(request).await {

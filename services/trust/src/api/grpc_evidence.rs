@@ -139,6 +139,13 @@ impl ReportService for Trust {
         Ok(Response::new(report_to(self.report(&caller, &request.get_ref().report_id).await.map_err(status)?)))
     }
 
+    async fn report_onboarding(&self, request: Request<ReportOnboardingRequest>) -> Result<Response<TrustedReport>, Status> {
+        let caller = grpc_principal(&request)?;
+        let reference = request.into_inner().r#ref.unwrap_or_default();
+        let report = self.sharing.report_onboarding(&caller, &reference.tenant_id, &reference.dataset).await.map_err(status)?;
+        Ok(Response::new(report_to(report)))
+    }
+
     async fn list_reports(&self, request: Request<ListReportsRequest>) -> Result<Response<ListReportsResponse>, Status> {
         let caller = grpc_principal(&request)?;
         let (after, limit) = page_of(request.get_ref().page.as_ref());

@@ -22,6 +22,7 @@ pub(crate) fn router() -> OpenApiRouter<Trust> {
         .routes(routes!(ledger_public_key))
         .routes(routes!(list_reports))
         .routes(routes!(get_report))
+        .routes(routes!(report_onboarding))
 }
 
 fn json_of<T: Serialize>(value: &T) -> ApiResult<Json<serde_json::Value>> {
@@ -92,4 +93,13 @@ async fn list_reports(State(trust): State<Trust>, principal: Principal, Query(pa
     responses((status = 200, description = "body, signed_json, key_id, algorithm, signature_hex"), (status = 404, body = Problem)))]
 async fn get_report(State(trust): State<Trust>, principal: Principal, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
     json_of(&trust.report(&principal, &id).await.map_err(problem)?)
+}
+
+/// The owner's signed report of a dataset's onboarding: identity, schema, grading, quality and
+/// masking checks, a SHA-256 of every accepted record, the ledger entry.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/datasets/{dataset}/onboarding-report", tag = TAG, params(("tenant" = String, Path), ("dataset" = String, Path)),
+    responses((status = 201, description = "body, signed_json, key_id, algorithm, signature_hex"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn report_onboarding(State(trust): State<Trust>, principal: Principal, Path((tenant, dataset)): Path<(String, String)>) -> ApiResult<(axum::http::StatusCode, Json<serde_json::Value>)> {
+    let report = trust.sharing.report_onboarding(&principal, &tenant, &dataset).await.map_err(problem)?;
+    Ok((axum::http::StatusCode::CREATED, json_of(&report)?))
 }
