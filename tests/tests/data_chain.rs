@@ -5,7 +5,6 @@
 
 mod common;
 
-use brain_testkit::engines;
 use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -175,9 +174,7 @@ async fn data_chain_in_one_process() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_chain_across_processes_on_kafka_and_postgres() {
-    let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
-    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
-    let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
+    let Some((database, env)) = distributed().await else { return };
     let governance = spawn("governance,trust", &env);
     let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));
     let session = enterprise(&governance.http).await;
@@ -188,9 +185,7 @@ async fn data_chain_across_processes_on_kafka_and_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_governance_mid_stream_loses_and_duplicates_nothing() {
-    let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
-    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
-    let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
+    let Some((database, env)) = distributed().await else { return };
     let mut governance = spawn("governance,trust", &env);
     // Ingestion asks governance about datasets, but does not stop taking records when it is gone.
     let ingestion = spawn("ingestion", &with_governance_peer(&env, &governance));

@@ -5,7 +5,6 @@
 
 mod common;
 
-use brain_testkit::engines;
 use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -221,9 +220,7 @@ async fn a_grant_shapes_reads_and_its_revocation_refuses_the_next_read_on_sqlite
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grant_shapes_reads_and_its_revocation_refuses_the_next_read_on_postgres() {
-    let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
-    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
-    let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
+    let Some((database, env)) = distributed().await else { return };
     let brain = spawn("ingestion,governance,trust,evaluation", &env);
     grant_lifecycle(&brain.http, &brain.grpc).await;
     drop(brain);
@@ -291,9 +288,7 @@ async fn editing_a_ledger_row_in_sqlite_is_detected_with_its_sequence_number() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn editing_a_ledger_row_in_postgres_is_detected_with_its_sequence_number() {
-    let (Some(kafka), Some(postgres)) = (engines::kafka(), engines::postgres()) else { return };
-    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
-    let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
+    let Some((database, env)) = distributed().await else { return };
     let brain = spawn("governance,trust", &env);
     let auditor = audited_activity(&brain.http).await;
     assert_eq!(verify_api(&brain.http, &auditor).await["ok"], true);

@@ -135,6 +135,15 @@ pub fn distributed_env(kafka: &str, database: &str, prefix: &str) -> Vec<(String
     ]
 }
 
+/// A fresh PostgreSQL database and the environment of distributed processes on it and the
+/// broker (topics under a prefix of their own); `None` where the engines are absent outside CI.
+pub async fn distributed() -> Option<(brain_testkit::postgres::TempDatabase, Vec<(String, String)>)> {
+    let (Some(kafka), Some(postgres)) = (brain_testkit::engines::kafka(), brain_testkit::engines::postgres()) else { return None };
+    let database = brain_testkit::postgres::fresh_database(&postgres).await.unwrap();
+    let env = distributed_env(&kafka, database.url(), &format!("e2e{}", uuid::Uuid::now_v7().simple()));
+    Some((database, env))
+}
+
 /// Ingestion asks governance (in another process) whether datasets exist.
 pub fn with_governance_peer(env: &[(String, String)], governance: &brain_testkit::BrainProcess) -> Vec<(String, String)> {
     let mut env = env.to_vec();
