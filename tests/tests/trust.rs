@@ -214,8 +214,26 @@ async fn grant_lifecycle(http: &str, grpc: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grant_shapes_reads_and_its_revocation_refuses_the_next_read_on_sqlite() {
     let data = tempfile::tempdir().unwrap();
-    let brain = brain_up(data.path());
+    let mut brain = brain_up(data.path());
     grant_lifecycle(&brain.http, &brain.grpc).await;
+    assert_eq!(brain.terminate(Duration::from_secs(20)), Some(0), "{}", brain.log());
+
+    // Every step was also announced on the bus, each with its ledger sequence number.
+    use brain_bus::EventBus;
+    use prost::Message;
+    let settings = brain_bus::BusSettings::from(&brain_config::BusConfig::default());
+    let log = brain_bus::EmbeddedLog::open(&data.path().join("bus"), settings).unwrap();
+    let mut announced = Vec::new();
+    for partition in 0..brain_config::BusConfig::default().partitions {
+        for event in log.read("brain.audit.events.v1", partition, 0, 100_000).await.unwrap() {
+            let audit = brain_proto::events::v1::AuditEvent::decode(event.payload.as_slice()).unwrap();
+            assert!(audit.ledger_seq > 0, "{audit:?}");
+            announced.push(audit.action);
+        }
+    }
+    for action in ["grant.request", "grant.approve", "data.read_granted", "grant.revoke"] {
+        assert!(announced.iter().any(|a| a == action), "{action} not announced: {announced:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

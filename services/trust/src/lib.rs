@@ -65,7 +65,8 @@ async fn build(ctx: &ServiceContext) -> Result<Trust, RuntimeError> {
     );
     let ledger_key = Arc::new(SigningKey::load_or_generate(settings.ledger_key_path(&config.common)).map_err(failed)?);
     let ledger = brain_ledger::Ledger::open(ctx.store()?.clone(), ledger_key.clone()).await.map_err(failed)?;
-    let audit = audit::Audit::new(Arc::new(ledger_sink::LedgerSink(ledger.clone())));
+    let recorder = Arc::new(ledger_sink::LedgerSink { ledger: ledger.clone(), bus: ctx.bus()?.clone(), topic: ctx.topics.name(brain_bus::topics::AUDIT_EVENTS) });
+    let audit = audit::Audit::new(recorder.clone());
     record_configuration(&audit, config).await?;
     let rules = brain_governance::classification_rules(&config.governance.classification_rules).map_err(failed)?;
     let sharing = sharing::Sharing {
@@ -77,7 +78,7 @@ async fn build(ctx: &ServiceContext) -> Result<Trust, RuntimeError> {
         usage_topic: ctx.topics.name(brain_bus::topics::USAGE_EVENTS),
         reporter: reporting::Reporter::new(ledger_key, config.common.industry.code.clone(), store.clone()),
     };
-    let trust = Trust { identity: Arc::new(identity), store, audit, token_keys: vec![key.public_key()], issuer: settings.token_issuer.clone(), sharing, ledger };
+    let trust = Trust { identity: Arc::new(identity), store, audit, token_keys: vec![key.public_key()], issuer: settings.token_issuer.clone(), sharing, ledger, recorder };
     bootstrap(&trust, ctx).await?;
     Ok(trust)
 }

@@ -44,6 +44,8 @@ pub struct Trust {
     pub(crate) issuer: String,
     pub(crate) sharing: crate::sharing::Sharing,
     pub(crate) ledger: brain_ledger::Ledger,
+    /// Appends to the ledger and announces the entries on the bus.
+    pub(crate) recorder: Arc<crate::ledger_sink::LedgerSink>,
 }
 
 fn anonymous(tenant: &str, action: &'static str, subject: &str, details: serde_json::Value) -> AuditEntry {

@@ -100,7 +100,7 @@ impl LedgerService for Trust {
             return Err(grpc_status(brain_auth::AuthError::denied("only the platform's services record ledger entries")));
         }
         let entries = request.into_inner().entries.into_iter().map(recorded_entry).collect::<Result<Vec<_>, _>>()?;
-        let seqs = self.ledger.append(entries).await.map_err(|e| status(e.into()))?;
+        let seqs = self.recorder.append_entries(entries).await.map_err(status)?;
         Ok(Response::new(RecordEntriesResponse { seqs }))
     }
 
