@@ -417,10 +417,23 @@ fn aimed_at_b(path: &str, b: &Secrets) -> (String, bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_route_refuses_tenant_a_the_resources_of_tenant_b() {
+async fn every_route_refuses_tenant_a_the_resources_of_tenant_b_on_sqlite() {
     let data = tempfile::tempdir().unwrap();
     let brain = brain_up(data.path());
-    let http = brain.http.as_str();
+    cross_tenant_walk(&brain.http, &brain.grpc).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_tenant_a_the_resources_of_tenant_b_on_postgres() {
+    let Some((database, env)) = distributed().await else { return };
+    let brain = spawn("all", &env);
+    cross_tenant_walk(&brain.http, &brain.grpc).await;
+    drop(brain);
+    database.drop_now().await.unwrap();
+}
+
+/// Tenant A calls every route and every RPC aimed at tenant B's resources.
+async fn cross_tenant_walk(http: &str, grpc: &str) {
     let admin = platform_admin(http).await;
     let a = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
     let b = tenant_b(http, &admin).await;
@@ -455,7 +468,7 @@ async fn every_route_refuses_tenant_a_the_resources_of_tenant_b() {
     let theirs: Value = a.http.get(format!("{http}/api/v1/grants/{}/records", b.grant_id)).send().await.unwrap().json().await.unwrap();
     let nobody: Value = a.http.get(format!("{http}/api/v1/grants/G-nonexistent/records")).send().await.unwrap().json().await.unwrap();
     assert_eq!((theirs["status"].clone(), theirs["code"].clone()), (nobody["status"].clone(), nobody["code"].clone()), "{theirs} vs {nobody}");
-    let walked = every_rpc_refuses_tenant_a(&brain.grpc, &a, &b).await;
+    let walked = every_rpc_refuses_tenant_a(grpc, &a, &b).await;
     eprintln!("{calls} REST calls and {walked} RPCs as tenant A against tenant B: refused, nothing leaked");
 }
 
