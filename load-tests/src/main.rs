@@ -16,6 +16,7 @@ mod ingest;
 mod metrics;
 mod report;
 mod textile;
+mod trust;
 
 use clap::{Parser, Subcommand};
 
@@ -35,6 +36,9 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Demo data of a textile and apparel cluster, pushed through a running brain's APIs.
     Demo(demo::DemoArgs),
+    /// Cost of the trust layer on reads: the same REST and gRPC reads against a brain with
+    /// `trust.enforce` false (baseline) and true (JWT, API key), plus a read under a grant.
+    Trust(trust::TrustArgs),
 }
 
 #[tokio::main]
@@ -43,5 +47,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Bus(args) => bus::run(args).await,
         Command::Ingest(args) => ingest::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Trust(args) => trust::run(args).await,
     }
 }
