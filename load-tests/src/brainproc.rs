@@ -122,10 +122,15 @@ fn url_in(line: &str, scheme: &str) -> Option<String> {
     Some(line[start..].split_whitespace().next()?.to_owned())
 }
 
+/// The data-path benchmarks run with the trust layer off: its cost on reads and writes is
+/// measured on its own by `brain-load trust`, against the same path with it on.
+pub const TRUST_OFF: (&str, &str) = ("BRAIN_TRUST__ENFORCE", "false");
+
 /// Environment of a `brain serve` process on Kafka (and optionally PostgreSQL): its own
-/// topic prefix, data directory and OS-chosen ports.
+/// topic prefix, data directory and OS-chosen ports; the trust layer off ([`TRUST_OFF`]).
 pub fn serve_env(kafka: &str, database: Option<&str>, prefix: &str, data_dir: &Path) -> Vec<(String, String)> {
     let mut env = vec![
+        (TRUST_OFF.0.to_owned(), TRUST_OFF.1.to_owned()),
         ("BRAIN_COMMON__BUS".to_owned(), format!("kafka://{kafka}")),
         ("BRAIN_COMMON__TOPIC_PREFIX".to_owned(), prefix.to_owned()),
         ("BRAIN_COMMON__DATA_DIR".to_owned(), data_dir.display().to_string()),

@@ -47,6 +47,30 @@ pub struct DemoArgs {
     /// Generate and print the counts and one record per dataset, send nothing.
     #[arg(long)]
     dry_run: bool,
+    /// An API key of the tenant (role `gov-admin` or `enterprise-admin`): the brain
+    /// authenticates every API.
+    #[arg(long, env = "BRAIN_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Or an access token of a user of the tenant (`POST /api/v1/auth/sign-in`).
+    #[arg(long, env = "BRAIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+/// Every request carries the caller's credential.
+fn authenticated_client(args: &DemoArgs, tenant: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    match (&args.api_key, &args.token) {
+        (Some(key), _) => {
+            headers.insert("x-api-key", key.parse().context("--api-key is not a header value")?);
+        }
+        (None, Some(token)) => {
+            headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().context("--token is not a header value")?);
+        }
+        (None, None) => anyhow::bail!(
+            "the brain authenticates every API: pass --api-key (or BRAIN_API_KEY) of tenant {tenant}, made by its administrator with POST /api/v1/identity/tenants/{tenant}/api-keys, or --token of one of its users (see README, \"Run it\")"
+        ),
+    }
+    Ok(reqwest::Client::builder().timeout(Duration::from_secs(60)).default_headers(headers).build()?)
 }
 
 /// The records of every dataset, in catalog order.
@@ -129,7 +153,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+    let client = authenticated_client(&args, &tenant)?;
     let started = Instant::now();
     let mut pushed = Vec::new();
     for (kind, records) in &datasets {

@@ -844,7 +844,8 @@ async fn embedded_inner(plan: &Plan, binary: &Path, work: &Path, notes: &mut Vec
     let baseline = sqlite_insert(plan, work).await.context("SQLite baseline")?;
     let data_dir = work.join("brain");
     let data_text = data_dir.display().to_string();
-    let brain = Brain::spawn(binary, "brain-up", &["up", "--data-dir", &data_text, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"], &[], work).await?;
+    let trust_off = [(brainproc::TRUST_OFF.0.to_owned(), brainproc::TRUST_OFF.1.to_owned())];
+    let brain = Brain::spawn(binary, "brain-up", &["up", "--data-dir", &data_text, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"], &trust_off, work).await?;
     let warehouse = Warehouse::Sqlite(data_dir.join("brain.db"));
     let pids = [Watched { name: "brain-up", pid: brain.pid(), http: &brain.http }];
     let mut rows = Vec::new();
