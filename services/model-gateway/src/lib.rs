@@ -1,12 +1,17 @@
 //! Model gateway and registry: the foundation → industry → scenario model tree, and the
 //! OpenAI-compatible front door with grade-aware routing.
 //!
-//! Every method answers UNIMPLEMENTED until its issue builds it.
+//! - [`registry`]: models, versions, stages and endpoints over REST (`/api/v1/models`) and
+//!   gRPC (`ModelRegistryService`), every change in the audit ledger; [`registry::Registry::route`]
+//!   tells the gateway what serves a model.
+//! - The gateway (`/v1/…`, `ModelGatewayService`) answers 501 / UNIMPLEMENTED until it is built.
+
+pub mod registry;
 
 use brain_core::Problem;
-use brain_proto::gateway::v1::model_registry_service_server::{ModelRegistryService, ModelRegistryServiceServer};
 use brain_proto::gateway::v1::model_gateway_service_server::{ModelGatewayService, ModelGatewayServiceServer};
-use brain_runtime::{Backend, Service, ServiceSpec};
+use brain_proto::gateway::v1::model_registry_service_server::ModelRegistryServiceServer;
+use brain_runtime::{Backend, RuntimeError, Service, ServiceContext, ServiceSpec};
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,13 +23,23 @@ pub fn spec() -> ServiceSpec {
         name: "model-gateway",
         description: "model registry and OpenAI-compatible gateway",
         needs: &[Backend::Store, Backend::Bus, Backend::Cache],
-        migrations: &[],
-        build: |_ctx| Box::pin(async move { Ok(Arc::new(ModelGateway) as Arc<dyn Service>) }),
+        migrations: &[registry::MIGRATIONS],
+        build: |ctx| Box::pin(async move { Ok(Arc::new(ModelGateway::new(&ctx)?) as Arc<dyn Service>) }),
     }
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct ModelGateway;
+#[derive(Clone)]
+pub struct ModelGateway {
+    registry: registry::Registry,
+}
+
+impl ModelGateway {
+    fn new(ctx: &ServiceContext) -> Result<Self, RuntimeError> {
+        let store = registry::RegistryStore::new(ctx.store()?.clone());
+        let audit = Arc::new(registry::audit::Ledger::new(ctx.peers.clone()));
+        Ok(Self { registry: registry::Registry::new(store, audit) })
+    }
+}
 
 #[async_trait::async_trait]
 impl Service for ModelGateway {
@@ -33,7 +48,7 @@ impl Service for ModelGateway {
     }
 
     fn add_grpc(&self, routes: &mut tonic::service::RoutesBuilder) {
-        routes.add_service(ModelRegistryServiceServer::new(self.clone()));
+        routes.add_service(ModelRegistryServiceServer::new(self.registry.clone()));
         routes.add_service(ModelGatewayServiceServer::new(self.clone()));
     }
 
@@ -43,15 +58,11 @@ impl Service for ModelGateway {
         .routes(routes!(chat_completions))
         .routes(routes!(completions))
         .routes(routes!(embeddings))
-        .routes(routes!(register_model))
-        .routes(routes!(get_model))
+        .merge(registry::rest::router(self.registry.clone()))
     }
 }
 
 // Default trait methods answer UNIMPLEMENTED: nothing here fakes a response.
-#[tonic::async_trait]
-impl ModelRegistryService for ModelGateway {}
-
 #[tonic::async_trait]
 impl ModelGatewayService for ModelGateway {}
 
@@ -97,27 +108,4 @@ async fn completions() -> Problem {
 )]
 async fn embeddings() -> Problem {
     Problem::unimplemented("POST /v1/embeddings")
-}
-
-/// Register a model in the registry.
-#[utoipa::path(
-    post,
-    path = "/api/v1/models",
-    tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn register_model() -> Problem {
-    Problem::unimplemented("POST /api/v1/models")
-}
-
-/// Get a model with its versions.
-#[utoipa::path(
-    get,
-    path = "/api/v1/models/{model}",
-    tag = TAG,
-    params(("model" = String, Path)),
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn get_model() -> Problem {
-    Problem::unimplemented("GET /api/v1/models/{model}")
 }
