@@ -6,6 +6,7 @@
 //!   tells the gateway what serves a model.
 //! - The gateway (`/v1/…`, `ModelGatewayService`) answers 501 / UNIMPLEMENTED until it is built.
 
+pub mod gateway;
 pub mod registry;
 
 use brain_core::Problem;
