@@ -4,20 +4,20 @@
 //! - [`registry`]: models, versions, stages and endpoints over REST (`/api/v1/models`) and
 //!   gRPC (`ModelRegistryService`), every change in the audit ledger; [`registry::Registry::route`]
 //!   tells the gateway what serves a model.
-//! - The gateway (`/v1/…`, `ModelGatewayService`) answers 501 / UNIMPLEMENTED until it is built.
+//! - [`gateway`]: the OpenAI-compatible REST API (`/v1/models`, `/v1/chat/completions` with
+//!   streaming, `/v1/completions`, `/v1/embeddings`): weighted endpoints, retries, circuit
+//!   breaking, fallback, one usage event per request. Not yet: the guardrail and quotas in the
+//!   request path, the gRPC twin (`ModelGatewayService` answers UNIMPLEMENTED).
 
 pub mod gateway;
 pub mod registry;
 
-use brain_core::Problem;
 use brain_proto::gateway::v1::model_gateway_service_server::{ModelGatewayService, ModelGatewayServiceServer};
 use brain_proto::gateway::v1::model_registry_service_server::ModelRegistryServiceServer;
 use brain_runtime::{Backend, RuntimeError, Service, ServiceContext, ServiceSpec};
 use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-const TAG: &str = "model-gateway";
 
 pub fn spec() -> ServiceSpec {
     ServiceSpec {
@@ -32,13 +32,19 @@ pub fn spec() -> ServiceSpec {
 #[derive(Clone)]
 pub struct ModelGateway {
     registry: registry::Registry,
+    gateway: gateway::api::Gateway,
 }
 
 impl ModelGateway {
     fn new(ctx: &ServiceContext) -> Result<Self, RuntimeError> {
         let store = registry::RegistryStore::new(ctx.store()?.clone());
         let audit = Arc::new(registry::audit::Ledger::new(ctx.peers.clone()));
-        Ok(Self { registry: registry::Registry::new(store, audit) })
+        let registry = registry::Registry::new(store, audit);
+        let upstreams = gateway::forward::Upstreams::new(gateway::breaker::BreakerPolicy::default())
+            .map_err(|e| RuntimeError::Service { service: "model-gateway", reason: e.message })?;
+        let meter = gateway::metering::Meter { bus: ctx.bus()?.clone(), topic: ctx.topics.name(brain_bus::topics::USAGE_EVENTS) };
+        let gateway = gateway::api::Gateway { registry: registry.clone(), upstreams: Arc::new(upstreams), meter };
+        Ok(Self { registry, gateway })
     }
 }
 
@@ -55,10 +61,7 @@ impl Service for ModelGateway {
 
     fn rest(&self) -> OpenApiRouter {
         OpenApiRouter::new()
-        .routes(routes!(list_openai_models))
-        .routes(routes!(chat_completions))
-        .routes(routes!(completions))
-        .routes(routes!(embeddings))
+        .merge(gateway::api::router(self.gateway.clone()))
         .merge(registry::rest::router(self.registry.clone()))
     }
 }
@@ -66,47 +69,3 @@ impl Service for ModelGateway {
 // Default trait methods answer UNIMPLEMENTED: nothing here fakes a response.
 #[tonic::async_trait]
 impl ModelGatewayService for ModelGateway {}
-
-/// List models (OpenAI-compatible).
-#[utoipa::path(
-    get,
-    path = "/v1/models",
-    tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn list_openai_models() -> Problem {
-    Problem::unimplemented("GET /v1/models")
-}
-
-/// Chat completion (OpenAI-compatible).
-#[utoipa::path(
-    post,
-    path = "/v1/chat/completions",
-    tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn chat_completions() -> Problem {
-    Problem::unimplemented("POST /v1/chat/completions")
-}
-
-/// Text completion (OpenAI-compatible).
-#[utoipa::path(
-    post,
-    path = "/v1/completions",
-    tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn completions() -> Problem {
-    Problem::unimplemented("POST /v1/completions")
-}
-
-/// Embeddings (OpenAI-compatible).
-#[utoipa::path(
-    post,
-    path = "/v1/embeddings",
-    tag = TAG,
-    responses((status = 501, description = "Not built yet", body = Problem, content_type = "application/problem+json"))
-)]
-async fn embeddings() -> Problem {
-    Problem::unimplemented("POST /v1/embeddings")
-}

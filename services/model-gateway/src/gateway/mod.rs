@@ -1,6 +1,10 @@
 //! The OpenAI-compatible front door (being built): endpoint choice, circuit breaking and the
 //! grade-aware guardrail, as pure rules first.
 
+pub mod api;
 pub mod balance;
 pub mod breaker;
+pub mod forward;
 pub mod guardrail;
+pub mod metering;
+pub mod openai;

@@ -1,0 +1,251 @@
+//! The OpenAI-compatible REST API: `GET /v1/models`, `POST /v1/chat/completions` (streaming
+//! passed through chunk by chunk), `POST /v1/completions`, `POST /v1/embeddings`. Unchanged
+//! OpenAI clients work against it: they send their key as `Authorization: Bearer bk_…`.
+
+use super::forward::{Answer, Upstreams};
+use super::metering::{Meter, Metered};
+use super::openai::{self, OpenAiError, Operation, ProxyRequest};
+use crate::registry::{Location, ModelRoute, Registry};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use brain_auth::Principal;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Instant;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+const TAG: &str = "model-gateway";
+/// Until the guardrail is wired in, every request is reported as allowed.
+const GUARDRAIL_NOT_APPLIED: &str = "allow";
+
+#[derive(Clone)]
+pub struct Gateway {
+    pub registry: Registry,
+    pub upstreams: Arc<Upstreams>,
+    pub meter: Meter,
+}
+
+pub fn router(gateway: Gateway) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(list_models))
+        .routes(routes!(chat_completions))
+        .routes(routes!(completions))
+        .routes(routes!(embeddings))
+        .layer(axum::extract::DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
+        .with_state(gateway)
+}
+
+fn location_name(location: Location) -> &'static str {
+    match location {
+        Location::OnPremise => "on_premise",
+        Location::InProvince => "in_province",
+        Location::External => "external",
+    }
+}
+
+/// Models with a version in production (OpenAI's list format).
+#[utoipa::path(get, path = "/v1/models", tag = TAG, responses((status = 200, description = "`{object: list, data: [{id, object: model, created, owned_by}]}`")))]
+async fn list_models(State(gateway): State<Gateway>, _caller: Principal) -> Response {
+    match gateway.registry.serving_models().await {
+        Ok(routes) => {
+            let data: Vec<Value> =
+                routes.iter().map(|r| json!({ "id": r.model, "object": "model", "created": r.created_at.timestamp(), "owned_by": r.owner_tenant })).collect();
+            axum::Json(json!({ "object": "list", "data": data })).into_response()
+        }
+        Err(error) => OpenAiError::internal(format!("the model registry: {error}")).into_response(),
+    }
+}
+
+/// Chat completion (OpenAI-compatible; `stream: true` answers server-sent events).
+#[utoipa::path(post, path = "/v1/chat/completions", tag = TAG, request_body(content = Object, description = "OpenAI chat completion request"),
+    responses((status = 200, description = "OpenAI chat completion, or `text/event-stream` chunks"), (status = 400, description = "OpenAI error object"), (status = 404, description = "Unknown model"), (status = 502, description = "Every endpoint failed")))]
+async fn chat_completions(State(gateway): State<Gateway>, caller: Principal, body: Bytes) -> Response {
+    proxy(&gateway, &caller, Operation::Chat, &body).await
+}
+
+/// Text completion (OpenAI-compatible).
+#[utoipa::path(post, path = "/v1/completions", tag = TAG, request_body(content = Object, description = "OpenAI completion request"),
+    responses((status = 200, description = "OpenAI completion"), (status = 400, description = "OpenAI error object")))]
+async fn completions(State(gateway): State<Gateway>, caller: Principal, body: Bytes) -> Response {
+    proxy(&gateway, &caller, Operation::Completion, &body).await
+}
+
+/// Embeddings (OpenAI-compatible).
+#[utoipa::path(post, path = "/v1/embeddings", tag = TAG, request_body(content = Object, description = "OpenAI embeddings request"),
+    responses((status = 200, description = "OpenAI embeddings"), (status = 400, description = "OpenAI error object")))]
+async fn embeddings(State(gateway): State<Gateway>, caller: Principal, body: Bytes) -> Response {
+    proxy(&gateway, &caller, Operation::Embedding, &body).await
+}
+
+async fn route_of(gateway: &Gateway, model: &str) -> Result<ModelRoute, OpenAiError> {
+    match gateway.registry.route(model).await {
+        Ok(Some(route)) => Ok(route),
+        Ok(None) => Err(OpenAiError::model_not_found(model)),
+        Err(error) => Err(OpenAiError::internal(format!("the model registry: {error}"))),
+    }
+}
+
+/// The model's endpoints, then (once) its fallback model's.
+async fn send(gateway: &Gateway, request: &ProxyRequest) -> Result<(ModelRoute, Answer), OpenAiError> {
+    let route = route_of(gateway, &request.model).await?;
+    let allowed = vec![true; route.endpoints.len()];
+    match gateway.upstreams.send(&route, request, &allowed).await {
+        Ok(answer) => Ok((route, answer)),
+        Err(error) => {
+            let Some(fallback) = route.fallback_model.clone() else { return Err(error) };
+            let fallback_route = route_of(gateway, &fallback).await.map_err(|_| error.clone())?;
+            let allowed = vec![true; fallback_route.endpoints.len()];
+            let answer = gateway.upstreams.send(&fallback_route, request, &allowed).await.map_err(|e| OpenAiError { message: format!("{}; fallback `{fallback}`: {}", error.message, e.message), ..e })?;
+            Ok((fallback_route, answer))
+        }
+    }
+}
+
+async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body: &[u8]) -> Response {
+    let started = Instant::now();
+    let request = match openai::parse(operation, body) {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    let (route, answer) = match send(gateway, &request).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            let metered = Metered { model: request.model.clone(), status: error.status.as_u16(), latency: started.elapsed(), guardrail: GUARDRAIL_NOT_APPLIED, ..Metered::default() };
+            gateway.meter.record(caller, &metered).await;
+            return error.into_response();
+        }
+    };
+    let mut metered = Metered {
+        model: route.model.clone(),
+        version: route.version.clone(),
+        location: location_name(answer.endpoint.location).into(),
+        status: answer.response.status().as_u16(),
+        guardrail: GUARDRAIL_NOT_APPLIED,
+        ..Metered::default()
+    };
+    if request.stream && answer.response.status().is_success() {
+        return stream_through(gateway.meter.clone(), caller.clone(), metered, route, answer, started);
+    }
+    let status = StatusCode::from_u16(answer.response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let bytes = match answer.response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(_) => return OpenAiError::upstream("the upstream broke off its answer").into_response(),
+    };
+    drop(answer.permit);
+    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+        return OpenAiError::upstream(format!("the upstream answered {status} with a body that is not JSON")).into_response();
+    };
+    if let Some((prompt, completion)) = openai::usage(&value) {
+        (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (prompt, completion, true);
+    }
+    metered.latency = started.elapsed();
+    gateway.meter.record(caller, &metered).await;
+    let mut response = (status, axum::Json(value)).into_response();
+    decorate(&mut response, &route, metered.guardrail);
+    response
+}
+
+/// What the gateway did, for the caller: the version that answered and the guardrail's decision.
+fn decorate(response: &mut Response, route: &ModelRoute, guardrail: &'static str) {
+    let headers = response.headers_mut();
+    if let Ok(version) = HeaderValue::from_str(&route.version) {
+        headers.insert("x-brain-model-version", version);
+    }
+    headers.insert("x-brain-guardrail", HeaderValue::from_static(guardrail));
+}
+
+/// Server-sent events passed through as they arrive; the usage chunk (if the caller asked for
+/// one with `stream_options.include_usage`) is read on the way for metering.
+fn stream_through(meter: Meter, caller: Principal, mut metered: Metered, route: ModelRoute, answer: Answer, started: Instant) -> Response {
+    let Answer { response, permit, .. } = answer;
+    let mut tap = UsageTap::default();
+    let mut upstream = response.bytes_stream();
+    let body = async_stream_body(move |sender| async move {
+        while let Some(chunk) = upstream.next().await {
+            match chunk {
+                Ok(bytes) => {
+                    tap.feed(&bytes);
+                    if sender.send(Ok(bytes)).await.is_err() {
+                        break; // the caller went away
+                    }
+                }
+                Err(error) => {
+                    let _ = sender.send(Err(std::io::Error::other(format!("upstream stream broke off: {error}")))).await;
+                    metered.status = 502;
+                    break;
+                }
+            }
+        }
+        drop(permit);
+        if let Some((prompt, completion)) = tap.usage {
+            (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (prompt, completion, true);
+        }
+        metered.latency = started.elapsed();
+        meter.record(&caller, &metered).await;
+    });
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    decorate(&mut response, &route, GUARDRAIL_NOT_APPLIED);
+    response
+}
+
+/// A body fed by a task, so the stream is forwarded even if nobody polls the metering.
+fn async_stream_body<F, Fut>(produce: F) -> Body
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(produce(sender));
+    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+}
+
+/// Finds the last `usage` object in an SSE stream without holding the stream.
+#[derive(Default)]
+struct UsageTap {
+    line: Vec<u8>,
+    usage: Option<(u64, u64)>,
+}
+
+impl UsageTap {
+    const MAX_LINE: usize = 1 << 20;
+
+    fn feed(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            if *byte == b'\n' {
+                self.end_line();
+            } else if self.line.len() < Self::MAX_LINE {
+                self.line.push(*byte);
+            }
+        }
+    }
+
+    fn end_line(&mut self) {
+        if let Some(data) = self.line.strip_prefix(b"data:")
+            && let Ok(value) = serde_json::from_slice::<Value>(data.trim_ascii())
+            && let Some(usage) = openai::usage(&value)
+        {
+            self.usage = Some(usage);
+        }
+        self.line.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_usage_chunk_is_found_across_chunk_boundaries() {
+        let mut tap = UsageTap::default();
+        tap.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\ndata: {\"choices\":[],\"usa");
+        tap.feed(b"ge\":{\"prompt_tokens\":9,\"completion_tokens\":3}}\n\ndata: [DONE]\n\n");
+        assert_eq!(tap.usage, Some((9, 3)));
+    }
+}

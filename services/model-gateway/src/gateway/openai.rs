@@ -1,0 +1,209 @@
+//! The OpenAI wire format at the gateway's edge: what a request must look like before it is
+//! forwarded, and errors as OpenAI clients expect them (`{"error": {message, type, param, code}}`).
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Largest request body the gateway reads (prompts, embeddings inputs).
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Completion,
+    Embedding,
+}
+
+impl Operation {
+    /// The path under an endpoint's base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Chat => "chat/completions",
+            Self::Completion => "completions",
+            Self::Embedding => "embeddings",
+        }
+    }
+}
+
+/// A checked request: the caller's JSON, forwarded unchanged, and what the gateway needs of it.
+#[derive(Clone, Debug)]
+pub struct ProxyRequest {
+    pub operation: Operation,
+    pub model: String,
+    pub stream: bool,
+    /// `max_tokens` or `max_completion_tokens`, when given.
+    pub max_tokens: Option<u64>,
+    pub body: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenAiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// OpenAI's `type`: `invalid_request_error`, `authentication_error`, `rate_limit_exceeded`, `api_error`.
+    pub kind: &'static str,
+    pub param: Option<&'static str>,
+    pub code: Option<&'static str>,
+    /// Seconds, sent as `retry-after`.
+    pub retry_after: Option<u64>,
+}
+
+impl OpenAiError {
+    pub fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, message: message.into(), kind: "invalid_request_error", param: Some(param), code: None, retry_after: None }
+    }
+
+    pub fn model_not_found(model: &str) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: format!("The model `{model}` does not exist or has no version in production"),
+            kind: "invalid_request_error",
+            param: Some("model"),
+            code: Some("model_not_found"),
+            retry_after: None,
+        }
+    }
+
+    /// Every endpoint failed or was unavailable.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::SERVICE_UNAVAILABLE, message: message.into(), kind: "api_error", param: None, code: Some("no_healthy_endpoint"), retry_after: Some(1) }
+    }
+
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_GATEWAY, message: message.into(), kind: "api_error", param: None, code: Some("upstream_error"), retry_after: None }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::INTERNAL_SERVER_ERROR, message: message.into(), kind: "api_error", param: None, code: None, retry_after: None }
+    }
+
+    pub fn body(&self) -> Value {
+        json!({ "error": { "message": self.message, "type": self.kind, "param": self.param, "code": self.code } })
+    }
+}
+
+impl IntoResponse for OpenAiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+fn number_in(body: &Value, field: &'static str, min: f64, max: f64) -> Result<(), OpenAiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(()),
+        Some(value) => match value.as_f64() {
+            Some(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(OpenAiError::invalid(field, format!("`{field}` must be a number from {min} to {max}, got {value}"))),
+        },
+    }
+}
+
+fn positive_integer(body: &Value, field: &'static str, max: u64) -> Result<Option<u64>, OpenAiError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => match value.as_u64() {
+            Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
+            _ => Err(OpenAiError::invalid(field, format!("`{field}` must be an integer from 1 to {max}, got {value}"))),
+        },
+    }
+}
+
+fn non_empty_input(body: &Value, field: &'static str) -> Result<(), OpenAiError> {
+    let ok = match body.get(field) {
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(items)) => !items.is_empty(),
+        _ => false,
+    };
+    if ok { Ok(()) } else { Err(OpenAiError::invalid(field, format!("`{field}` is required: a non-empty string or array"))) }
+}
+
+/// Checks a request body the way the OpenAI API does, naming the parameter that is wrong.
+pub fn parse(operation: Operation, bytes: &[u8]) -> Result<ProxyRequest, OpenAiError> {
+    let body: Value = serde_json::from_slice(bytes).map_err(|e| OpenAiError::invalid("body", format!("the body is not valid JSON: {e}")))?;
+    if !body.is_object() {
+        return Err(OpenAiError::invalid("body", "the body must be a JSON object"));
+    }
+    let model = match body.get("model").and_then(Value::as_str) {
+        Some(m) if !m.is_empty() && m.len() <= 128 => m.to_owned(),
+        _ => return Err(OpenAiError::invalid("model", "`model` is required: a model name of 1-128 characters")),
+    };
+    match operation {
+        Operation::Chat => {
+            let messages = body.get("messages").and_then(Value::as_array).filter(|m| !m.is_empty());
+            let messages = messages.ok_or_else(|| OpenAiError::invalid("messages", "`messages` must be a non-empty array"))?;
+            if let Some(i) = messages.iter().position(|m| m.get("role").and_then(Value::as_str).is_none()) {
+                return Err(OpenAiError::invalid("messages", format!("`messages[{i}]` needs a `role`")));
+            }
+        }
+        Operation::Completion => non_empty_input(&body, "prompt")?,
+        Operation::Embedding => non_empty_input(&body, "input")?,
+    }
+    let stream = match body.get("stream") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) if operation != Operation::Embedding => *b,
+        Some(other) => return Err(OpenAiError::invalid("stream", format!("`stream` must be a boolean (and is not for embeddings), got {other}"))),
+    };
+    number_in(&body, "temperature", 0.0, 2.0)?;
+    number_in(&body, "top_p", 0.0, 1.0)?;
+    positive_integer(&body, "n", 16)?;
+    let max_tokens = match positive_integer(&body, "max_tokens", 1_000_000)? {
+        Some(n) => Some(n),
+        None => positive_integer(&body, "max_completion_tokens", 1_000_000)?,
+    };
+    Ok(ProxyRequest { operation, model, stream, max_tokens, body })
+}
+
+/// Prompt and completion tokens as the upstream reported them.
+pub fn usage(body: &Value) -> Option<(u64, u64)> {
+    let usage = body.get("usage")?;
+    let prompt = usage.get("prompt_tokens")?.as_u64()?;
+    Some((prompt, usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(body: Value) -> Result<ProxyRequest, OpenAiError> {
+        parse(Operation::Chat, body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_good_chat_request_is_read() {
+        let request = chat(json!({"model": "textile-qa", "messages": [{"role": "user", "content": "hi"}], "stream": true, "max_tokens": 64})).unwrap();
+        assert_eq!((request.model.as_str(), request.stream, request.max_tokens), ("textile-qa", true, Some(64)));
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        let cases = [
+            (json!({"messages": [{"role": "user"}]}), "model"),
+            (json!({"model": "m", "messages": []}), "messages"),
+            (json!({"model": "m", "messages": [{"content": "x"}]}), "messages"),
+            (json!({"model": "m", "messages": [{"role": "user"}], "temperature": 3}), "temperature"),
+            (json!({"model": "m", "messages": [{"role": "user"}], "max_tokens": 0}), "max_tokens"),
+            (json!({"model": "m", "messages": [{"role": "user"}], "stream": "yes"}), "stream"),
+            (json!(["not", "an", "object"]), "body"),
+        ];
+        for (body, param) in cases {
+            let error = chat(body.clone()).unwrap_err();
+            assert_eq!((error.status, error.param), (StatusCode::BAD_REQUEST, Some(param)), "{body}: {error:?}");
+            assert_eq!(error.body()["error"]["type"], "invalid_request_error");
+        }
+        let broken = parse(Operation::Chat, b"{\"model\": ").unwrap_err();
+        assert!(broken.message.contains("not valid JSON"), "{broken:?}");
+        assert_eq!(parse(Operation::Embedding, br#"{"model":"e","input":"x","stream":true}"#).unwrap_err().param, Some("stream"));
+    }
+
+    #[test]
+    fn usage_is_read_as_reported() {
+        assert_eq!(usage(&json!({"usage": {"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}})), Some((12, 30)));
+        assert_eq!(usage(&json!({"usage": {"prompt_tokens": 7}})), Some((7, 0)), "embeddings report prompt tokens only");
+        assert_eq!(usage(&json!({})), None);
+    }
+}
