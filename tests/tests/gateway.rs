@@ -1,0 +1,168 @@
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+//! The model gateway end to end: a model registered with an upstream that speaks the OpenAI
+//! protocol (a real HTTP server in this test), called through the brain by the unchanged
+//! official OpenAI Python library — listing, a completion, a stream token by token, an
+//! unknown model — and metered for the caller's tenant.
+
+mod common;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use common::*;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn completion(axum::Json(request): axum::Json<Value>) -> Response {
+    if request["stream"] == true {
+        let mut chunks: Vec<String> = ["库存", " 1200", " 米", "。"]
+            .iter()
+            .map(|t| format!("data: {}\n\n", json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "textile-qa", "choices": [{"index": 0, "delta": {"content": t}}]})))
+            .collect();
+        if request["stream_options"]["include_usage"] == true {
+            chunks.push(format!("data: {}\n\n", json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "textile-qa", "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}})));
+        }
+        chunks.push("data: [DONE]\n\n".into());
+        let events = futures::stream::iter(chunks.into_iter().enumerate()).then(|(i, chunk)| async move {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            Ok::<_, std::io::Error>(chunk)
+        });
+        return Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(events)).unwrap();
+    }
+    axum::Json(json!({"id": "c0", "object": "chat.completion", "created": 1, "model": "textile-qa",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "库存 1200 米。"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}}))
+    .into_response()
+}
+
+async fn mock_upstream() -> String {
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(completion));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// The platform registers `textile-qa` on the mock and puts it in production.
+async fn serve_model(http: &str, admin: &Session, upstream: &str) {
+    let models = format!("{http}/api/v1/models");
+    let model = json!({"name": "textile-qa", "level": "foundation", "description": "textile Q&A",
+        "version": {"version": "1", "endpoints": [{"url": upstream, "location": "on_premise", "max_concurrency": 16}]}});
+    let created = admin.http.post(&models).json(&model).send().await.unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    for stage in ["staging", "production"] {
+        let promoted = admin.http.post(format!("{models}/textile-qa/versions/1/promote")).json(&json!({"stage": stage})).send().await.unwrap();
+        assert_eq!(promoted.status(), 200, "{stage}: {}", promoted.text().await.unwrap());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_openai_library_works_unchanged_streaming_included() {
+    let python = std::process::Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/client-tools.sh")).output().unwrap();
+    if !python.status.success() {
+        assert!(!brain_testkit::engines::under_ci(), "infra/client-tools.sh failed: {}", String::from_utf8_lossy(&python.stderr));
+        eprintln!("skipping: the OpenAI library could not be installed");
+        return;
+    }
+    let python = String::from_utf8(python.stdout).unwrap().lines().last().unwrap().trim().to_owned();
+
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let http = brain.http.as_str();
+    let admin = platform_admin(http).await;
+    serve_model(http, &admin, &mock_upstream().await).await;
+    let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    let key: Value = weaver.http.post(format!("{http}/api/v1/identity/tenants/{TENANT}/api-keys")).json(&json!({"name": "assistant", "roles": ["enterprise-admin"]})).send().await.unwrap().json().await.unwrap();
+    let secret = key["secret"].as_str().unwrap().to_owned();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/openai_client.py");
+    let base_url = format!("{http}/v1");
+    let output = tokio::task::spawn_blocking(move || std::process::Command::new(python).args([script, &base_url, &secret, "textile-qa"]).output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the OpenAI client failed:\n{stderr}");
+    let seen: Value = serde_json::from_slice(output.stdout.trim_ascii()).unwrap();
+    assert!(seen["models"].as_array().unwrap().iter().any(|m| m == "textile-qa"), "{seen}");
+    assert_eq!(seen["content"], "库存 1200 米。");
+    assert_eq!(seen["usage"], 18);
+    assert_eq!(seen["streamed"], json!(["库存", " 1200", " 米", "。"]), "tokens arrive one by one: {seen}");
+    let (first, whole) = (seen["first_token_after"].as_f64().unwrap(), seen["stream_seconds"].as_f64().unwrap());
+    assert!(first < 0.4 && whole >= 0.6, "the first token came before the stream ended (first {first:.3} s of {whole:.3} s)");
+    assert_eq!(seen["error"], json!({"class": "NotFoundError", "status": 404, "code": "model_not_found"}), "{seen}");
+
+    // Every request is one usage event for the caller's tenant: 18 + 15 tokens as reported.
+    let usage_url = format!("{http}/api/v1/tenants/{TENANT}/usage");
+    eventually(Duration::from_secs(20), "model tokens metered", || async {
+        let usage: Value = weaver.http.get(&usage_url).send().await.ok()?.json().await.ok()?;
+        let tokens = usage["totals"].as_array()?.iter().find(|t| t["kind"] == "model_tokens")?["quantity"].as_f64()?;
+        (tokens == 33.0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_and_bad_upstreams_get_openai_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let http = brain.http.as_str();
+    let admin = platform_admin(http).await;
+    // An upstream that accepts connections and never answers, one that answers garbage.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/v1", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let garbage = axum::Router::new().route("/v1/chat/completions", axum::routing::post(|| async { "<html>oops</html>" }));
+    let garbage_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let garbage_url = format!("http://{}/v1", garbage_listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(garbage_listener, garbage).await.unwrap() });
+    let models = format!("{http}/api/v1/models");
+    for (name, url, timeout) in [("silent", &silent_url, Some(500)), ("garbage", &garbage_url, None)] {
+        let model = json!({"name": name, "level": "foundation",
+            "version": {"version": "1", "endpoints": [{"url": url, "location": "on_premise", "max_concurrency": 4, "request_timeout_ms": timeout}]}});
+        assert_eq!(admin.http.post(&models).json(&model).send().await.unwrap().status(), 201);
+        for stage in ["staging", "production"] {
+            admin.http.post(format!("{models}/{name}/versions/1/promote")).json(&json!({"stage": stage})).send().await.unwrap();
+        }
+    }
+    let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    let chat = |body: String| weaver.http.post(format!("{http}/v1/chat/completions")).header("content-type", "application/json").body(body).send();
+    let error_of = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].is_string() && body["error"]["type"].is_string(), "OpenAI error format: {body}");
+        (status, body)
+    };
+
+    let (status, body) = error_of(chat("{\"model\": ".into()).await.unwrap()).await;
+    assert_eq!((status, body["error"]["param"].as_str()), (400, Some("body")), "{body}");
+    let (status, body) = error_of(chat(json!({"model": "garbage", "messages": [{"role": "user"}], "temperature": 9}).to_string()).await.unwrap()).await;
+    assert_eq!((status, body["error"]["param"].as_str()), (400, Some("temperature")), "{body}");
+    let (status, body) = error_of(chat(json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}).to_string()).await.unwrap()).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("model_not_found")), "{body}");
+    let huge = json!({"model": "garbage", "messages": [{"role": "user", "content": "x".repeat(5 << 20)}]}).to_string();
+    // Refused by its declared length, before it is read: the answer is 413, or — when the
+    // server closes before the client has finished sending — a connection the server ended.
+    match chat(huge).await {
+        Ok(response) => assert_eq!(response.status(), 413, "oversize prompts are refused"),
+        Err(error) => assert!(error.is_request(), "{error}"),
+    }
+
+    let started = std::time::Instant::now();
+    let (status, body) = error_of(chat(json!({"model": "silent", "messages": [{"role": "user", "content": "x"}]}).to_string()).await.unwrap()).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("timed out") && started.elapsed() < Duration::from_secs(5), "{body}");
+    let (status, body) = error_of(chat(json!({"model": "garbage", "messages": [{"role": "user", "content": "x"}]}).to_string()).await.unwrap()).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(!body.to_string().contains("127.0.0.1"), "upstream addresses are not shown to callers: {body}");
+
+    // The gateway still answers after all that.
+    let listed: Value = weaver.http.get(format!("{http}/v1/models")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["object"], "list");
+}
