@@ -93,12 +93,29 @@ async fn the_official_openai_library_works_unchanged_streaming_included() {
     assert!(first < 0.4 && whole >= 0.6, "the first token came before the stream ended (first {first:.3} s of {whole:.3} s)");
     assert_eq!(seen["error"], json!({"class": "NotFoundError", "status": 404, "code": "model_not_found"}), "{seen}");
 
-    // Every request is one usage event for the caller's tenant: 18 + 15 tokens as reported.
+    // The gRPC twin answers the same, streaming included.
+    use brain_proto::gateway::v1 as pb;
+    let mut grpc = pb::model_gateway_service_client::ModelGatewayServiceClient::new(weaver.grpc(&brain.grpc).await);
+    let ask = pb::ChatCompletionRequest { model: "textile-qa".into(), messages: vec![pb::ChatMessage { role: "user".into(), content: "库存?".into() }], ..Default::default() };
+    let reply = grpc.chat_completion(ask.clone()).await.unwrap().into_inner();
+    assert_eq!((reply.message.unwrap().content.as_str(), reply.usage.map(|u| u.prompt_tokens + u.completion_tokens)), ("库存 1200 米。", Some(18)));
+    let mut chunks = grpc.stream_chat_completion(ask).await.unwrap().into_inner();
+    let mut deltas = Vec::new();
+    while let Some(chunk) = chunks.message().await.unwrap() {
+        if !chunk.delta.is_empty() {
+            deltas.push(chunk.delta);
+        }
+    }
+    assert_eq!(deltas, ["库存", " 1200", " 米", "。"]);
+    let unknown = pb::ChatCompletionRequest { model: "no-such-model".into(), messages: vec![pb::ChatMessage { role: "user".into(), content: "x".into() }], ..Default::default() };
+    assert_eq!(grpc.chat_completion(unknown).await.unwrap_err().code(), tonic::Code::NotFound);
+
+    // Every request is one usage event for the caller's tenant: (18 + 15) × 2 tokens as reported.
     let usage_url = format!("{http}/api/v1/tenants/{TENANT}/usage");
     eventually(Duration::from_secs(20), "model tokens metered", || async {
         let usage: Value = weaver.http.get(&usage_url).send().await.ok()?.json().await.ok()?;
         let tokens = usage["totals"].as_array()?.iter().find(|t| t["kind"] == "model_tokens")?["quantity"].as_f64()?;
-        (tokens == 33.0).then_some(())
+        (tokens == 66.0).then_some(())
     })
     .await;
 }

@@ -6,13 +6,13 @@
 //!   tells the gateway what serves a model.
 //! - [`gateway`]: the OpenAI-compatible REST API (`/v1/models`, `/v1/chat/completions` with
 //!   streaming, `/v1/completions`, `/v1/embeddings`): weighted endpoints, retries, circuit
-//!   breaking, fallback, one usage event per request. Not yet: the guardrail and quotas in the
-//!   request path, the gRPC twin (`ModelGatewayService` answers UNIMPLEMENTED).
+//!   breaking, fallback, one usage event per request; its gRPC twin `ModelGatewayService`. Not yet:
+//!   the guardrail and quotas in the request path.
 
 pub mod gateway;
 pub mod registry;
 
-use brain_proto::gateway::v1::model_gateway_service_server::{ModelGatewayService, ModelGatewayServiceServer};
+use brain_proto::gateway::v1::model_gateway_service_server::ModelGatewayServiceServer;
 use brain_proto::gateway::v1::model_registry_service_server::ModelRegistryServiceServer;
 use brain_runtime::{Backend, RuntimeError, Service, ServiceContext, ServiceSpec};
 use std::sync::Arc;
@@ -56,7 +56,7 @@ impl Service for ModelGateway {
 
     fn add_grpc(&self, routes: &mut tonic::service::RoutesBuilder) {
         routes.add_service(ModelRegistryServiceServer::new(self.registry.clone()));
-        routes.add_service(ModelGatewayServiceServer::new(self.clone()));
+        routes.add_service(ModelGatewayServiceServer::new(self.gateway.clone()));
     }
 
     fn rest(&self) -> OpenApiRouter {
@@ -66,6 +66,3 @@ impl Service for ModelGateway {
     }
 }
 
-// Default trait methods answer UNIMPLEMENTED: nothing here fakes a response.
-#[tonic::async_trait]
-impl ModelGatewayService for ModelGateway {}

@@ -90,7 +90,7 @@ async fn route_of(gateway: &Gateway, model: &str) -> Result<ModelRoute, OpenAiEr
 }
 
 /// The model's endpoints, then (once) its fallback model's.
-async fn send(gateway: &Gateway, request: &ProxyRequest) -> Result<(ModelRoute, Answer), OpenAiError> {
+pub(crate) async fn send(gateway: &Gateway, request: &ProxyRequest) -> Result<(ModelRoute, Answer), OpenAiError> {
     let route = route_of(gateway, &request.model).await?;
     let allowed = vec![true; route.endpoints.len()];
     match gateway.upstreams.send(&route, request, &allowed).await {

@@ -5,6 +5,7 @@ pub mod api;
 pub mod balance;
 pub mod breaker;
 pub mod forward;
+pub mod grpc;
 pub mod guardrail;
 pub mod metering;
 pub mod openai;
