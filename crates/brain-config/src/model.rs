@@ -743,9 +743,208 @@ fn key_path(configured: &str, common: &Common, file: &str) -> String {
 #[serde(default, deny_unknown_fields)]
 pub struct ComputeSchedulerConfig {}
 
+/// The model gateway.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ModelGatewayConfig {}
+pub struct ModelGatewayConfig {
+    /// Request rates and token budgets per tenant and per API key (all unlimited by default).
+    pub limits: GatewayLimits,
+}
+
+/// `model_gateway.limits`: defaults for every tenant and every API key, and per-tenant
+/// overrides. Counted in the brain's cache (`common.cache`): shared by every process on
+/// Redis, per process on `memory://`.
+///
+/// ```yaml
+/// model_gateway:
+///   limits:
+///     tenant:  { requests_per_minute: 600, tokens_per_day: 2000000, tokens_per_month: 40000000 }
+///     api_key: { requests_per_minute: 60 }
+///     tenants:
+///       91330100MA2XXXXX0X:                      # overrides for one tenant
+///         tenant:  { tokens_per_day: 10000000 }   # absent keys keep the defaults above
+///         api_key: { requests_per_minute: 0 }     # 0 = unlimited
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayLimits {
+    /// What each tenant may use in total, over all its credentials.
+    pub tenant: LimitSettings,
+    /// What each API key may use (requests made with a session token count for the tenant only).
+    pub api_key: LimitSettings,
+    /// Tenant id → limits replacing the defaults key by key. Tenant ids are case-sensitive:
+    /// set overrides in the file, since environment variable names are read in lower case.
+    pub tenants: std::collections::BTreeMap<String, TenantLimits>,
+}
+
+/// Limits of one scope (a tenant, or an API key). 0 or absent = unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Requests admitted per calendar minute.
+    pub requests_per_minute: u32,
+    /// Tokens (prompt plus completion) per calendar day in China Standard Time.
+    pub tokens_per_day: u64,
+    /// Tokens per calendar month in China Standard Time.
+    pub tokens_per_month: u64,
+}
+
+/// Overrides for one tenant: `tenant` for the tenant's total, `api_key` for each of its keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantLimits {
+    pub tenant: LimitOverride,
+    pub api_key: LimitOverride,
+}
+
+/// A limit override: absent keys keep the default, 0 = unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitOverride {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests_per_minute: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_per_day: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_per_month: Option<u64>,
+}
+
+impl LimitOverride {
+    /// `defaults` with the keys this override sets replaced.
+    pub fn apply(&self, defaults: LimitSettings) -> LimitSettings {
+        LimitSettings {
+            requests_per_minute: self.requests_per_minute.unwrap_or(defaults.requests_per_minute),
+            tokens_per_day: self.tokens_per_day.unwrap_or(defaults.tokens_per_day),
+            tokens_per_month: self.tokens_per_month.unwrap_or(defaults.tokens_per_month),
+        }
+    }
+}
+
+/// Largest token budget: 2^53, the largest count the cache's quota counters compare exactly
+/// on every backend (Redis scripts compare in doubles).
+pub const MAX_TOKEN_BUDGET: u64 = 1 << 53;
+
+impl GatewayLimits {
+    /// The limits of `tenant` and of each of its API keys, overrides applied.
+    pub fn resolve(&self, tenant: &str) -> (LimitSettings, LimitSettings) {
+        match self.tenants.get(tenant) {
+            Some(o) => (o.tenant.apply(self.tenant), o.api_key.apply(self.api_key)),
+            None => (self.tenant, self.api_key),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        check_limits("model_gateway.limits.tenant", &self.tenant)?;
+        check_limits("model_gateway.limits.api_key", &self.api_key)?;
+        for id in self.tenants.keys() {
+            let prefix = format!("model_gateway.limits.tenants.{id}");
+            if id.trim().is_empty() || id.trim() != id {
+                return Err(invalid(&prefix, format!("`{id}` is not a tenant id: it is empty or has surrounding spaces")));
+            }
+            let (tenant, api_key) = self.resolve(id);
+            check_limits(&format!("{prefix}.tenant"), &tenant)?;
+            check_limits(&format!("{prefix}.api_key"), &api_key)?;
+        }
+        Ok(())
+    }
+}
+
+/// Budgets must be counted exactly, and a daily budget above the monthly one is a mistake
+/// (the day could never use it): names the key and says which value is wrong.
+fn check_limits(prefix: &str, limits: &LimitSettings) -> Result<(), ConfigError> {
+    for (name, value) in [("tokens_per_day", limits.tokens_per_day), ("tokens_per_month", limits.tokens_per_month)] {
+        if value > MAX_TOKEN_BUDGET {
+            return Err(invalid(
+                &format!("{prefix}.{name}"),
+                format!("{value} is above {MAX_TOKEN_BUDGET} (2^53), the largest budget counted exactly; use 0 for unlimited"),
+            ));
+        }
+    }
+    let (day, month) = (limits.tokens_per_day, limits.tokens_per_month);
+    if day > 0 && month > 0 && day > month {
+        return Err(invalid(
+            &format!("{prefix}.tokens_per_day"),
+            format!("{day} is above tokens_per_month ({month}, defaults and overrides applied): a day could never use it"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod model_gateway_limit_tests {
+    use super::*;
+
+    fn parse(yaml: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        crate::parse(yaml, &vars)
+    }
+
+    fn invalid_key(result: Result<Config, ConfigError>) -> (String, String) {
+        match result {
+            Err(ConfigError::Invalid { key, reason }) => (key, reason),
+            other => panic!("expected an invalid key, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn limits_are_unlimited_by_default() {
+        let config = parse("", &[]).unwrap();
+        assert_eq!(config.model_gateway.limits, GatewayLimits::default());
+        assert_eq!(config.model_gateway.limits.resolve("any"), (LimitSettings::default(), LimitSettings::default()));
+    }
+
+    #[test]
+    fn tenant_overrides_replace_defaults_key_by_key() {
+        let yaml = "model_gateway:\n  limits:\n    tenant: { requests_per_minute: 600, tokens_per_day: 5000, tokens_per_month: 90000 }\n    api_key: { requests_per_minute: 60 }\n    tenants:\n      91330100MA2XXXXX0X:\n        tenant: { tokens_per_day: 8000 }\n        api_key: { requests_per_minute: 0, tokens_per_month: 1000 }\n";
+        let limits = parse(yaml, &[]).unwrap().model_gateway.limits;
+        let defaults = (
+            LimitSettings { requests_per_minute: 600, tokens_per_day: 5000, tokens_per_month: 90_000 },
+            LimitSettings { requests_per_minute: 60, tokens_per_day: 0, tokens_per_month: 0 },
+        );
+        assert_eq!(limits.resolve("other"), defaults);
+        assert_eq!(
+            limits.resolve("91330100MA2XXXXX0X"),
+            (
+                LimitSettings { requests_per_minute: 600, tokens_per_day: 8000, tokens_per_month: 90_000 },
+                LimitSettings { requests_per_minute: 0, tokens_per_day: 0, tokens_per_month: 1000 },
+            )
+        );
+        assert_eq!(limits.resolve("91330100ma2xxxxx0x"), defaults, "tenant ids are case-sensitive");
+    }
+
+    #[test]
+    fn defaults_come_from_the_environment_too() {
+        let config = parse("", &[("BRAIN_MODEL_GATEWAY__LIMITS__API_KEY__TOKENS_PER_DAY", "250000")]).unwrap();
+        assert_eq!(config.model_gateway.limits.api_key.tokens_per_day, 250_000);
+    }
+
+    #[test]
+    fn limit_errors_name_the_key_and_the_reason() {
+        let (key, reason) = invalid_key(parse("model_gateway: { limits: { tenant: { tokens_per_day: 9007199254740993 } } }", &[]));
+        assert_eq!(key, "model_gateway.limits.tenant.tokens_per_day");
+        assert!(reason.contains("2^53"), "{reason}");
+
+        let (key, reason) = invalid_key(parse("model_gateway: { limits: { api_key: { tokens_per_day: 10, tokens_per_month: 5 } } }", &[]));
+        assert_eq!(key, "model_gateway.limits.api_key.tokens_per_day");
+        assert!(reason.contains("tokens_per_month (5"), "{reason}");
+
+        // The override alone is fine; with the default month it is not.
+        let yaml = "model_gateway: { limits: { tenant: { tokens_per_month: 100 }, tenants: { acme: { tenant: { tokens_per_day: 500 } } } } }";
+        let (key, _) = invalid_key(parse(yaml, &[]));
+        assert_eq!(key, "model_gateway.limits.tenants.acme.tenant.tokens_per_day");
+
+        let (key, reason) = invalid_key(parse("model_gateway: { limits: { tenants: { ' ': {} } } }", &[]));
+        assert_eq!(key, "model_gateway.limits.tenants. ");
+        assert!(reason.contains("not a tenant id"), "{reason}");
+
+        let (key, _) = invalid_key(parse("model_gateway: { limits: { tenant: { tokens_per_week: 1 } } }", &[]));
+        assert_eq!(key, "model_gateway.limits.tenant.tokens_per_week");
+        let (key, _) = invalid_key(parse("model_gateway: { limits: { api_key: { requests_per_minute: -1 } } }", &[]));
+        assert_eq!(key, "model_gateway.limits.api_key.requests_per_minute");
+        let (key, _) = invalid_key(parse("model_gateway: { limits: { tenants: { acme: { api_key: { tokens_per_day: 1.5 } } } } }", &[]));
+        assert_eq!(key, "model_gateway.limits.tenants.acme.api_key.tokens_per_day");
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -828,6 +1027,7 @@ impl Config {
         b.kafka_security.validate()?;
         self.ingestion.validate(c)?;
         self.trust.validate()?;
+        self.model_gateway.limits.validate()?;
         Ok(())
     }
 }

@@ -9,3 +9,4 @@ pub mod grpc;
 pub mod guardrail;
 pub mod metering;
 pub mod openai;
+pub mod quota;
