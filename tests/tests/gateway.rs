@@ -183,3 +183,31 @@ async fn bad_requests_and_bad_upstreams_get_openai_errors() {
     let listed: Value = weaver.http.get(format!("{http}/v1/models")).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["object"], "list");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_token_budget_refuses_with_a_retry_hint() {
+    let data = tempfile::tempdir().unwrap();
+    let args = ["up", "--data-dir", data.path().to_str().unwrap(), "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"];
+    let brain = brain_testkit::BrainProcess::spawn(&args, &[("BRAIN_MODEL_GATEWAY__LIMITS__TENANT__TOKENS_PER_DAY", "40")]).unwrap();
+    let http = brain.http.as_str();
+    let admin = platform_admin(http).await;
+    serve_model(http, &admin, &mock_upstream().await).await;
+    let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    // Each request reserves its prompt (4 characters) and max_tokens (10); the upstream reports 18.
+    let ask = json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}], "max_tokens": 10});
+    for _ in 0..2 {
+        let answered = weaver.http.post(format!("{http}/v1/chat/completions")).json(&ask).send().await.unwrap();
+        assert_eq!(answered.status(), 200, "{}", answered.text().await.unwrap());
+    }
+    let refused = weaver.http.post(format!("{http}/v1/chat/completions")).json(&ask).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"), "{:?}", refused.headers());
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "insufficient_quota", "{body}");
+
+    // The same budget holds over gRPC.
+    use brain_proto::gateway::v1 as pb;
+    let mut grpc = pb::model_gateway_service_client::ModelGatewayServiceClient::new(weaver.grpc(&brain.grpc).await);
+    let ask = pb::ChatCompletionRequest { model: "textile-qa".into(), messages: vec![pb::ChatMessage { role: "user".into(), content: "库存?".into() }], max_tokens: Some(10), ..Default::default() };
+    assert_eq!(grpc.chat_completion(ask).await.unwrap_err().code(), tonic::Code::ResourceExhausted);
+}

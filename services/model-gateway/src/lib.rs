@@ -43,7 +43,9 @@ impl ModelGateway {
         let upstreams = gateway::forward::Upstreams::new(gateway::breaker::BreakerPolicy::default())
             .map_err(|e| RuntimeError::Service { service: "model-gateway", reason: e.message })?;
         let meter = gateway::metering::Meter { bus: ctx.bus()?.clone(), topic: ctx.topics.name(brain_bus::topics::USAGE_EVENTS) };
-        let gateway = gateway::api::Gateway { registry: registry.clone(), upstreams: Arc::new(upstreams), meter };
+        let quota = gateway::quota::Quota::new(ctx.cache()?.clone());
+        let limits = Arc::new(gateway::quota::LimitTable::new(&ctx.config.model_gateway.limits));
+        let gateway = gateway::api::Gateway { registry: registry.clone(), upstreams: Arc::new(upstreams), meter, quota, limits };
         Ok(Self { registry, gateway })
     }
 }

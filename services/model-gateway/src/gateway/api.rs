@@ -5,6 +5,7 @@
 use super::forward::{Answer, Upstreams};
 use super::metering::{Meter, Metered};
 use super::openai::{self, OpenAiError, Operation, ProxyRequest};
+use super::quota::{LimitTable, Quota, Reservation};
 use crate::registry::{Location, ModelRoute, Registry};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -27,6 +28,85 @@ pub struct Gateway {
     pub registry: Registry,
     pub upstreams: Arc<Upstreams>,
     pub meter: Meter,
+    pub quota: Quota,
+    pub limits: Arc<LimitTable>,
+}
+
+/// Completion tokens reserved when a request names no `max_tokens`; usage above it is charged
+/// when the upstream reports it.
+const DEFAULT_COMPLETION_RESERVE: u64 = 1024;
+
+impl Gateway {
+    /// Rate limits and the token budgets of the caller's tenant and key, before any upstream
+    /// is called. The reservation is an upper bound: every character of the prompt as a token,
+    /// plus the completion's cap; `settle` gives back what the upstream did not use.
+    pub(crate) async fn admit(&self, caller: &Principal, request: &ProxyRequest) -> Result<Reservation, super::quota::QuotaError> {
+        let prompt_chars = prompt_text(&request.body).chars().count() as u64;
+        let completion = if request.operation == Operation::Embedding { 0 } else { request.max_tokens.unwrap_or(DEFAULT_COMPLETION_RESERVE) };
+        let key = match &caller.subject {
+            brain_auth::Subject::ApiKey { id, .. } => Some(id.as_str()),
+            _ => None,
+        };
+        self.quota.admit(&caller.tenant, key, self.limits.for_tenant(&caller.tenant), prompt_chars + completion, chrono::Utc::now()).await
+    }
+
+    /// Charges what the request used; a counter that cannot be corrected is logged.
+    pub(crate) async fn settle(&self, reservation: Reservation, used: Option<u64>) {
+        let used = used.unwrap_or(reservation.reserved());
+        if let Err(error) = self.quota.settle(reservation, used).await {
+            tracing::error!(%error, "token budget not settled");
+        }
+    }
+}
+
+/// The text a request sends the model: message contents, the prompt or the input.
+pub(crate) fn prompt_text(body: &Value) -> String {
+    let mut text = String::new();
+    let mut add = |value: &Value| match value {
+        Value::String(s) => {
+            text.push_str(s);
+            text.push('\n');
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(s) => {
+                        text.push_str(s);
+                        text.push('\n');
+                    }
+                    // Multi-part message content: the text parts.
+                    Value::Object(part) => {
+                        if let Some(Value::String(s)) = part.get("text") {
+                            text.push_str(s);
+                            text.push('\n');
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    };
+    if let Some(messages) = body.get("messages").and_then(Value::as_array) {
+        for message in messages {
+            if let Some(content) = message.get("content") {
+                add(content);
+            }
+        }
+    }
+    for field in ["prompt", "input"] {
+        if let Some(value) = body.get(field) {
+            add(value);
+        }
+    }
+    text
+}
+
+fn quota_refusal(error: &super::quota::QuotaError) -> Response {
+    let (status, headers, body) = error.openai_error();
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().extend(headers);
+    response
 }
 
 pub fn router(gateway: Gateway) -> OpenApiRouter {
@@ -111,9 +191,14 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
+    let reservation = match gateway.admit(caller, &request).await {
+        Ok(reservation) => reservation,
+        Err(error) => return quota_refusal(&error),
+    };
     let (route, answer) = match send(gateway, &request).await {
         Ok(sent) => sent,
         Err(error) => {
+            gateway.settle(reservation, Some(0)).await;
             let metered = Metered { model: request.model.clone(), status: error.status.as_u16(), latency: started.elapsed(), guardrail: GUARDRAIL_NOT_APPLIED, ..Metered::default() };
             gateway.meter.record(caller, &metered).await;
             return error.into_response();
@@ -128,20 +213,26 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
         ..Metered::default()
     };
     if request.stream && answer.response.status().is_success() {
-        return stream_through(gateway.meter.clone(), caller.clone(), metered, route, answer, started);
+        return stream_through(gateway.clone(), caller.clone(), metered, route, answer, reservation, started);
     }
     let status = StatusCode::from_u16(answer.response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    let bytes = match answer.response.bytes().await {
-        Ok(bytes) => bytes,
-        Err(_) => return OpenAiError::upstream("the upstream broke off its answer").into_response(),
-    };
+    let bytes = answer.response.bytes().await;
     drop(answer.permit);
-    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
-        return OpenAiError::upstream(format!("the upstream answered {status} with a body that is not JSON")).into_response();
+    let value = match bytes.map(|b| serde_json::from_slice::<Value>(&b)) {
+        Ok(Ok(value)) => value,
+        outcome => {
+            gateway.settle(reservation, None).await;
+            let reason = if outcome.is_err() { "broke off its answer".to_owned() } else { format!("answered {status} with a body that is not JSON") };
+            return OpenAiError::upstream(format!("the upstream {reason}")).into_response();
+        }
     };
-    if let Some((prompt, completion)) = openai::usage(&value) {
+    let used = openai::usage(&value);
+    if let Some((prompt, completion)) = used {
         (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (prompt, completion, true);
     }
+    // An upstream that refused the request (4xx) did no work.
+    let charged = if status.is_success() { used.map(|(p, c)| p + c) } else { Some(0) };
+    gateway.settle(reservation, charged).await;
     metered.latency = started.elapsed();
     gateway.meter.record(caller, &metered).await;
     let mut response = (status, axum::Json(value)).into_response();
@@ -160,7 +251,7 @@ fn decorate(response: &mut Response, route: &ModelRoute, guardrail: &'static str
 
 /// Server-sent events passed through as they arrive; the usage chunk (if the caller asked for
 /// one with `stream_options.include_usage`) is read on the way for metering.
-fn stream_through(meter: Meter, caller: Principal, mut metered: Metered, route: ModelRoute, answer: Answer, started: Instant) -> Response {
+fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant) -> Response {
     let Answer { response, permit, .. } = answer;
     let mut tap = UsageTap::default();
     let mut upstream = response.bytes_stream();
@@ -184,8 +275,10 @@ fn stream_through(meter: Meter, caller: Principal, mut metered: Metered, route: 
         if let Some((prompt, completion)) = tap.usage {
             (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (prompt, completion, true);
         }
+        // Without a usage chunk the whole reservation stays charged.
+        gateway.settle(reservation, tap.usage.map(|(p, c)| p + c)).await;
         metered.latency = started.elapsed();
-        meter.record(&caller, &metered).await;
+        gateway.meter.record(&caller, &metered).await;
     });
     let mut response = Response::new(body);
     let headers = response.headers_mut();

@@ -53,15 +53,30 @@ fn token_usage(value: &Value) -> Option<TokenUsage> {
 async fn complete(gateway: &Gateway, caller: &brain_auth::Principal, operation: Operation, body: Value) -> Result<(Value, String), Status> {
     let started = Instant::now();
     let request = openai::parse(operation, body.to_string().as_bytes()).map_err(status)?;
-    let (route, answer) = send(gateway, &request).await.map_err(status)?;
+    let reservation = gateway.admit(caller, &request).await.map_err(|e| e.grpc_status())?;
+    let (route, answer) = match send(gateway, &request).await {
+        Ok(sent) => sent,
+        Err(error) => {
+            gateway.settle(reservation, Some(0)).await;
+            return Err(status(error));
+        }
+    };
     let code = answer.response.status();
-    let bytes = answer.response.bytes().await.map_err(|_| status(OpenAiError::upstream("the upstream broke off its answer")))?;
+    let bytes = answer.response.bytes().await;
     drop(answer.permit);
-    let value: Value = serde_json::from_slice(&bytes).map_err(|_| status(OpenAiError::upstream(format!("the upstream answered {code} with a body that is not JSON"))))?;
+    let value: Value = match bytes.map(|b| serde_json::from_slice(&b)) {
+        Ok(Ok(value)) => value,
+        _ => {
+            gateway.settle(reservation, None).await;
+            return Err(status(OpenAiError::upstream(format!("the upstream answered {code} with a body that is not JSON, or broke off"))));
+        }
+    };
     let mut metered = Metered { model: route.model.clone(), version: route.version.clone(), status: code.as_u16(), guardrail: "allow", ..Metered::default() };
-    if let Some((p, c)) = openai::usage(&value) {
+    let used = openai::usage(&value);
+    if let Some((p, c)) = used {
         (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (p, c, true);
     }
+    gateway.settle(reservation, if code.is_success() { used.map(|(p, c)| p + c) } else { Some(0) }).await;
     metered.latency = started.elapsed();
     gateway.meter.record(caller, &metered).await;
     if !code.is_success() {
@@ -96,11 +111,19 @@ impl ModelGatewayService for Gateway {
         let caller = grpc_principal(&request)?;
         let started = Instant::now();
         let proxy = openai::parse(Operation::Chat, chat_body(request.get_ref(), true).to_string().as_bytes()).map_err(status)?;
-        let (route, answer) = send(self, &proxy).await.map_err(status)?;
+        let reservation = self.admit(&caller, &proxy).await.map_err(|e| e.grpc_status())?;
+        let (route, answer) = match send(self, &proxy).await {
+            Ok(sent) => sent,
+            Err(error) => {
+                self.settle(reservation, Some(0)).await;
+                return Err(status(error));
+            }
+        };
         if !answer.response.status().is_success() {
+            self.settle(reservation, Some(0)).await;
             return Err(status(OpenAiError::upstream(format!("the upstream answered {}", answer.response.status()))));
         }
-        let meter = self.meter.clone();
+        let gateway = self.clone();
         let mut metered = Metered { model: route.model.clone(), version: route.version.clone(), status: 200, guardrail: "allow", ..Metered::default() };
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<ChatCompletionChunk, Status>>(16);
         let mut upstream = answer.response.bytes_stream();
@@ -135,8 +158,10 @@ impl ModelGatewayService for Gateway {
                 }
             }
             drop(permit);
+            let used = metered.usage_reported.then_some(metered.prompt_tokens + metered.completion_tokens);
+            gateway.settle(reservation, used).await;
             metered.latency = started.elapsed();
-            meter.record(&caller, &metered).await;
+            gateway.meter.record(&caller, &metered).await;
         });
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
