@@ -440,6 +440,59 @@ pub fn is_precise_address(value: &str) -> bool {
     (street + 2..chars.len()).any(|i| NUMBER_MARKERS.contains(&chars[i]) && is_numeral(chars[i - 1]))
 }
 
+/// Where a precise address sits in a clause of free text (a prompt, a note): the byte range from
+/// the start of the run of Chinese characters holding its first administrative unit to the end of
+/// its door/building/room part (`90号`, `5号1号楼1202室`, `3号楼2单元501室`), when that range is a
+/// precise address by [`is_precise_address`]. `请寄到浙江省杭州市西湖区文三路90号的仓库` →
+/// `请寄到浙江省杭州市西湖区文三路90号` (where the province's name starts is not known, so the run
+/// is kept whole). Callers split text into clauses at punctuation and whitespace first, and call
+/// again after the end for further addresses. One pass; allocates only to check a candidate.
+pub fn precise_address_span(clause: &str) -> Option<std::ops::Range<usize>> {
+    // Char indices of the first admin marker and of the first street marker after it.
+    let mut admin: Option<usize> = None;
+    let mut street: Option<usize> = None;
+    let mut start = 0;
+    let mut end: Option<usize> = None;
+    let mut run_start = 0;
+    let mut prev: Option<char> = None;
+    for (ci, (at, c)) in clause.char_indices().enumerate() {
+        if !is_cjk(c) {
+            run_start = at + c.len_utf8();
+        }
+        let after_cjk = prev.is_some_and(is_cjk);
+        let door = NUMBER_MARKERS.contains(&c) && prev.is_some_and(is_numeral);
+        match (admin, street, end) {
+            (None, _, _) => {
+                if ADMIN_MARKERS.contains(&c) && after_cjk && !prev.is_some_and(|p| ADMIN_MARKERS.contains(&p)) {
+                    admin = Some(ci);
+                    start = run_start;
+                }
+            }
+            (Some(a), None, _) => {
+                if ci >= a + 2 && STREET_MARKERS.contains(&c) && after_cjk {
+                    street = Some(ci);
+                }
+            }
+            (Some(_), Some(s), None) => {
+                if ci >= s + 2 && door {
+                    end = Some(at + c.len_utf8());
+                }
+            }
+            // After the first door number: more numbers and markers (`1号楼1202室`, `2单元`).
+            (Some(_), Some(_), Some(_)) => {
+                if door {
+                    end = Some(at + c.len_utf8());
+                } else if !(is_numeral(c) || NUMBER_MARKERS.contains(&c) || matches!(c, '元' | '-' | '#')) {
+                    break;
+                }
+            }
+        }
+        prev = Some(c);
+    }
+    let range = start..end?;
+    clause.get(range.clone()).is_some_and(is_precise_address).then_some(range)
+}
+
 /// The leading administrative part of an address, cut after the last district-level unit
 /// (`浙江省杭州市西湖区文三路90号` → `浙江省杭州市西湖区`); `None` when the value does not start with
 /// one. A unit is a name of at least two characters and its marker; one-character county names
@@ -721,6 +774,34 @@ pub(crate) mod tests {
         ] {
             assert!(!is_precise_address(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn address_spans_in_clauses() {
+        fn span(clause: &str) -> Option<&str> {
+            precise_address_span(clause).map(|r| &clause[r])
+        }
+        assert_eq!(span("浙江省杭州市西湖区文三路90号"), Some("浙江省杭州市西湖区文三路90号"));
+        assert_eq!(span("请寄到浙江省杭州市西湖区文三路90号的仓库"), Some("请寄到浙江省杭州市西湖区文三路90号"));
+        assert_eq!(span("收件人张三13812345678上海市黄浦区南京东路100号"), Some("上海市黄浦区南京东路100号"), "the run of Chinese characters starts after the digits");
+        assert_eq!(span("北京市海淀区中关村南大街5号1号楼1202室旁"), Some("北京市海淀区中关村南大街5号1号楼1202室"), "the last door marker ends it");
+        assert_eq!(span("杭州市萧山区宁围街道市心北路十八号"), Some("杭州市萧山区宁围街道市心北路十八号"));
+        assert_eq!(span("杭州市西湖区文三路3号楼2单元501室门口"), Some("杭州市西湖区文三路3号楼2单元501室"));
+        assert_eq!(span("公司在上海市黄浦区南京东路100号另有3号车间"), Some("公司在上海市黄浦区南京东路100号"), "a later number is not the door's");
+        // two addresses in one clause: the first, then the second from its end
+        let two = "浙江省杭州市西湖区文三路90号上海市黄浦区南京东路100号";
+        let first = precise_address_span(two).unwrap();
+        assert_eq!(&two[first.clone()], "浙江省杭州市西湖区文三路90号");
+        assert_eq!(span(&two[first.end..]), Some("上海市黄浦区南京东路100号"));
+        // a long clause around an address
+        let long_clause = format!("{}浙江省杭州市西湖区文三路90号{}", "a".repeat(200), "很".repeat(200));
+        assert_eq!(span(&long_clause), Some("浙江省杭州市西湖区文三路90号"));
+        for clause in ["浙江省杭州市西湖区", "上海市黄浦区南京东路", "3号车间", "市场部3号", "华东区域销售", "", "123 Main Street 5"] {
+            assert_eq!(span(clause), None, "{clause}");
+        }
+        // more than 120 characters is not one address
+        let long = format!("浙江省杭州市西湖区文三路{}90号", "很".repeat(120));
+        assert_eq!(span(&long), None);
     }
 
     #[test]

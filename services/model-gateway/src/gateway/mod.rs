@@ -10,3 +10,4 @@ pub mod guardrail;
 pub mod metering;
 pub mod openai;
 pub mod quota;
+pub mod scan;
