@@ -166,7 +166,9 @@ async fn bad_requests_and_bad_upstreams_get_openai_errors() {
     let huge = json!({"model": "garbage", "messages": [{"role": "user", "content": "x".repeat(5 << 20)}]}).to_string();
     // Refused by its declared length, before it is read: the answer is 413, or — when the
     // server closes before the client has finished sending — a connection the server ended.
-    match chat(huge).await {
+    // A client of its own, so that the connection the server ends is not reused below.
+    let oversize = Session::new(weaver.token.clone(), TENANT).http.post(format!("{http}/v1/chat/completions")).header("content-type", "application/json").body(huge);
+    match oversize.send().await {
         Ok(response) => assert_eq!(response.status(), 413, "oversize prompts are refused"),
         Err(error) => assert!(error.is_request(), "{error}"),
     }
@@ -210,4 +212,79 @@ async fn a_spent_token_budget_refuses_with_a_retry_hint() {
     let mut grpc = pb::model_gateway_service_client::ModelGatewayServiceClient::new(weaver.grpc(&brain.grpc).await);
     let ask = pb::ChatCompletionRequest { model: "textile-qa".into(), messages: vec![pb::ChatMessage { role: "user".into(), content: "库存?".into() }], max_tokens: Some(10), ..Default::default() };
     assert_eq!(grpc.chat_completion(ask).await.unwrap_err().code(), tonic::Code::ResourceExhausted);
+}
+
+/// An upstream that keeps what it was sent.
+async fn recording_upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move |axum::Json(request): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(request["messages"][0]["content"].as_str().unwrap_or_default().to_owned());
+                completion(axum::Json(json!({"stream": false}))).await
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guardrail_allows_masks_reroutes_and_blocks_by_grade_and_records_it() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let http = brain.http.as_str();
+    let admin = platform_admin(http).await;
+    let ((external, to_external), (on_premise, to_on_premise)) = (recording_upstream().await, recording_upstream().await);
+    let models = format!("{http}/api/v1/models");
+    for (name, endpoints) in [
+        ("hosted-chat", json!([{"url": external, "location": "external", "max_concurrency": 8}])),
+        ("mixed-chat", json!([{"url": external, "location": "external", "max_concurrency": 8, "weight": 1000}, {"url": on_premise, "location": "on_premise", "max_concurrency": 8, "weight": 1}])),
+    ] {
+        let model = json!({"name": name, "level": "foundation", "version": {"version": "1", "endpoints": endpoints}});
+        assert_eq!(admin.http.post(&models).json(&model).send().await.unwrap().status(), 201);
+        for stage in ["staging", "production"] {
+            admin.http.post(format!("{models}/{name}/versions/1/promote")).json(&json!({"stage": stage})).send().await.unwrap();
+        }
+    }
+    let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    let ask = |model: &str, content: &str| {
+        weaver.http.post(format!("{http}/v1/chat/completions")).json(&json!({"model": model, "messages": [{"role": "user", "content": content}]})).send()
+    };
+    let id_card = id_card("330602", "19850315", 7);
+    let decision = |response: &reqwest::Response| response.headers()["x-brain-guardrail"].to_str().unwrap().to_owned();
+
+    // Low: anywhere, as it is.
+    let low = ask("hosted-chat", "本周坯布的平均价格是多少?").await.unwrap();
+    assert_eq!((low.status().as_u16(), decision(&low)), (200, "allow".to_owned()));
+    // Medium (a phone number): masked before it goes outside.
+    let medium = ask("hosted-chat", "请联系业务员 13812345678 确认交期").await.unwrap();
+    assert_eq!((medium.status().as_u16(), decision(&medium)), (200, "mask".to_owned()));
+    let sent_out = to_external.lock().unwrap().last().cloned().unwrap();
+    assert!(!sent_out.contains("13812345678") && sent_out.contains("确认交期"), "masked, the rest intact: {sent_out}");
+    // High (an ID card number): only on premise — rerouted where there is such an endpoint…
+    let high = ask("mixed-chat", &format!("工人身份证 {id_card} 的工时是多少?")).await.unwrap();
+    assert_eq!((high.status().as_u16(), decision(&high)), (200, "reroute".to_owned()));
+    assert!(to_on_premise.lock().unwrap().last().unwrap().contains(&id_card));
+    // …and blocked where there is none.
+    let before = to_external.lock().unwrap().len();
+    let blocked = ask("hosted-chat", &format!("工人身份证 {id_card}")).await.unwrap();
+    assert_eq!((blocked.status().as_u16(), decision(&blocked)), (403, "block".to_owned()));
+    let body: Value = blocked.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "guardrail_blocked", "{body}");
+    assert!(!body.to_string().contains(&id_card), "the refusal does not echo the value: {body}");
+    assert_eq!(to_external.lock().unwrap().len(), before, "nothing reached the external endpoint");
+    assert!(!to_external.lock().unwrap().iter().any(|p| p.contains(&id_card)), "no ID number ever left");
+
+    // Every decision about graded content is in the ledger, without the values.
+    let auditor = platform_officer(http, &admin, "auditor", "auditor").await;
+    let entries: Value = auditor.http.get(format!("{http}/api/v1/ledger/entries?limit=1000")).send().await.unwrap().json().await.unwrap();
+    let decisions: Vec<&str> = entries["entries"].as_array().unwrap().iter().filter(|e| e["action"] == "gateway.guardrail").map(|e| e["details"]["decision"].as_str().unwrap()).collect();
+    assert_eq!(decisions, ["mask", "reroute", "block"], "{entries}");
+    assert!(!entries.to_string().contains(&id_card) && !entries.to_string().contains("13812345678"));
 }

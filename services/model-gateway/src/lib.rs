@@ -45,7 +45,15 @@ impl ModelGateway {
         let meter = gateway::metering::Meter { bus: ctx.bus()?.clone(), topic: ctx.topics.name(brain_bus::topics::USAGE_EVENTS) };
         let quota = gateway::quota::Quota::new(ctx.cache()?.clone());
         let limits = Arc::new(gateway::quota::LimitTable::new(&ctx.config.model_gateway.limits));
-        let gateway = gateway::api::Gateway { registry: registry.clone(), upstreams: Arc::new(upstreams), meter, quota, limits };
+        let rules = brain_governance::classification_rules(&ctx.config.governance.classification_rules)
+            .map_err(|reason| RuntimeError::Service { service: "model-gateway", reason })?;
+        let guard = gateway::guard::Guard {
+            rules: Arc::new(rules),
+            policy: gateway::guardrail::GuardrailPolicy::default(),
+            peers: ctx.peers.clone(),
+            audit: brain_runtime::Auditor::new(ctx.peers.clone()),
+        };
+        let gateway = gateway::api::Gateway { registry: registry.clone(), upstreams: Arc::new(upstreams), meter, quota, limits, guard };
         Ok(Self { registry, gateway })
     }
 }

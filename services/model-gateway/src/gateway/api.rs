@@ -4,6 +4,7 @@
 
 use super::forward::{Answer, Upstreams};
 use super::metering::{Meter, Metered};
+use super::guardrail::{self, Decision, Treatment};
 use super::openai::{self, OpenAiError, Operation, ProxyRequest};
 use super::quota::{LimitTable, Quota, Reservation};
 use crate::registry::{Location, ModelRoute, Registry};
@@ -20,8 +21,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 const TAG: &str = "model-gateway";
-/// Until the guardrail is wired in, every request is reported as allowed.
-const GUARDRAIL_NOT_APPLIED: &str = "allow";
 
 #[derive(Clone)]
 pub struct Gateway {
@@ -30,6 +29,7 @@ pub struct Gateway {
     pub meter: Meter,
     pub quota: Quota,
     pub limits: Arc<LimitTable>,
+    pub guard: super::guard::Guard,
 }
 
 /// Completion tokens reserved when a request names no `max_tokens`; usage above it is charged
@@ -169,18 +169,50 @@ async fn route_of(gateway: &Gateway, model: &str) -> Result<ModelRoute, OpenAiEr
     }
 }
 
+/// A request that went out: the route that answered, its answer, and the guardrail's decision.
+pub(crate) struct Sent {
+    pub route: ModelRoute,
+    pub answer: Answer,
+    pub decision: Decision,
+}
+
+/// Sends `request` to the endpoints of `route` the guardrail allows: first those that may take
+/// it as it is, then (masked) those that may take it masked.
+async fn send_guarded(gateway: &Gateway, caller: &Principal, route: ModelRoute, request: &ProxyRequest) -> Result<Sent, OpenAiError> {
+    let verdict = gateway.guard.inspect(caller, request).await;
+    let plan = gateway.guard.plan(&verdict, &route);
+    if plan.iter().all(|t| *t == Treatment::Refuse) {
+        gateway.guard.record(caller, &route, &verdict, Decision::Block).await?;
+        return Err(super::guard::blocked(&route, &verdict));
+    }
+    let as_is: Vec<bool> = plan.iter().map(|t| *t == Treatment::Send).collect();
+    let mut outcome = if as_is.contains(&true) { gateway.upstreams.send(&route, request, &as_is).await.map(|a| (a, Treatment::Send)) } else { Err(OpenAiError::unavailable("")) };
+    if outcome.is_err() && plan.contains(&Treatment::SendMasked) {
+        let masked_only: Vec<bool> = plan.iter().map(|t| *t == Treatment::SendMasked).collect();
+        let masked = gateway.guard.masked(request);
+        if let Ok(answer) = gateway.upstreams.send(&route, &masked, &masked_only).await {
+            outcome = Ok((answer, Treatment::SendMasked));
+        }
+    }
+    let (answer, used) = outcome?;
+    let decision = guardrail::decision(&plan, Some(used));
+    gateway.guard.record(caller, &route, &verdict, decision).await?;
+    Ok(Sent { route, answer, decision })
+}
+
 /// The model's endpoints, then (once) its fallback model's.
-pub(crate) async fn send(gateway: &Gateway, request: &ProxyRequest) -> Result<(ModelRoute, Answer), OpenAiError> {
+pub(crate) async fn send(gateway: &Gateway, caller: &Principal, request: &ProxyRequest) -> Result<Sent, OpenAiError> {
     let route = route_of(gateway, &request.model).await?;
-    let allowed = vec![true; route.endpoints.len()];
-    match gateway.upstreams.send(&route, request, &allowed).await {
-        Ok(answer) => Ok((route, answer)),
+    let fallback = route.fallback_model.clone();
+    match send_guarded(gateway, caller, route, request).await {
+        Ok(sent) => Ok(sent),
+        Err(error) if error.status == StatusCode::FORBIDDEN => Err(error),
         Err(error) => {
-            let Some(fallback) = route.fallback_model.clone() else { return Err(error) };
+            let Some(fallback) = fallback else { return Err(error) };
             let fallback_route = route_of(gateway, &fallback).await.map_err(|_| error.clone())?;
-            let allowed = vec![true; fallback_route.endpoints.len()];
-            let answer = gateway.upstreams.send(&fallback_route, request, &allowed).await.map_err(|e| OpenAiError { message: format!("{}; fallback `{fallback}`: {}", error.message, e.message), ..e })?;
-            Ok((fallback_route, answer))
+            send_guarded(gateway, caller, fallback_route, request)
+                .await
+                .map_err(|e| OpenAiError { message: format!("{}; fallback `{fallback}`: {}", error.message, e.message), ..e })
         }
     }
 }
@@ -195,13 +227,16 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
         Ok(reservation) => reservation,
         Err(error) => return quota_refusal(&error),
     };
-    let (route, answer) = match send(gateway, &request).await {
+    let Sent { route, answer, decision } = match send(gateway, caller, &request).await {
         Ok(sent) => sent,
         Err(error) => {
             gateway.settle(reservation, Some(0)).await;
-            let metered = Metered { model: request.model.clone(), status: error.status.as_u16(), latency: started.elapsed(), guardrail: GUARDRAIL_NOT_APPLIED, ..Metered::default() };
+            let guardrail = if error.code == Some("guardrail_blocked") { Decision::Block.as_str() } else { Decision::Allow.as_str() };
+            let metered = Metered { model: request.model.clone(), status: error.status.as_u16(), latency: started.elapsed(), guardrail, ..Metered::default() };
+            let mut response = error.into_response();
+            response.headers_mut().insert("x-brain-guardrail", HeaderValue::from_static(guardrail));
             gateway.meter.record(caller, &metered).await;
-            return error.into_response();
+            return response;
         }
     };
     let mut metered = Metered {
@@ -209,7 +244,7 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
         version: route.version.clone(),
         location: location_name(answer.endpoint.location).into(),
         status: answer.response.status().as_u16(),
-        guardrail: GUARDRAIL_NOT_APPLIED,
+        guardrail: decision.as_str(),
         ..Metered::default()
     };
     if request.stream && answer.response.status().is_success() {
@@ -236,7 +271,7 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
     metered.latency = started.elapsed();
     gateway.meter.record(caller, &metered).await;
     let mut response = (status, axum::Json(value)).into_response();
-    decorate(&mut response, &route, metered.guardrail);
+    decorate(&mut response, &route, decision.as_str());
     response
 }
 
@@ -252,6 +287,7 @@ fn decorate(response: &mut Response, route: &ModelRoute, guardrail: &'static str
 /// Server-sent events passed through as they arrive; the usage chunk (if the caller asked for
 /// one with `stream_options.include_usage`) is read on the way for metering.
 fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant) -> Response {
+    let guardrail = metered.guardrail;
     let Answer { response, permit, .. } = answer;
     let mut tap = UsageTap::default();
     let mut upstream = response.bytes_stream();
@@ -284,7 +320,7 @@ fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, rou
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    decorate(&mut response, &route, GUARDRAIL_NOT_APPLIED);
+    decorate(&mut response, &route, guardrail);
     response
 }
 

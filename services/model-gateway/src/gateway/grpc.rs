@@ -2,7 +2,8 @@
 //! routing, retries and metering as REST; requests become OpenAI JSON for the upstream, and
 //! answers (streams chunk by chunk) come back as protobuf.
 
-use super::api::{Gateway, send};
+use super::api::{Gateway, Sent, send};
+use super::guardrail::Decision;
 use super::metering::Metered;
 use super::openai::{self, OpenAiError, Operation};
 use brain_auth::grpc_principal;
@@ -30,6 +31,15 @@ fn status(error: OpenAiError) -> Status {
     Status::new(code, error.message)
 }
 
+fn decision_to(decision: Decision) -> GuardrailDecision {
+    match decision {
+        Decision::Allow => GuardrailDecision::Allow,
+        Decision::Mask => GuardrailDecision::Mask,
+        Decision::Reroute => GuardrailDecision::Reroute,
+        Decision::Block => GuardrailDecision::Block,
+    }
+}
+
 fn chat_body(request: &ChatCompletionRequest, stream: bool) -> Value {
     let messages: Vec<Value> = request.messages.iter().map(|m| json!({ "role": m.role, "content": m.content })).collect();
     let mut body = json!({ "model": request.model, "messages": messages, "stream": stream });
@@ -50,11 +60,11 @@ fn token_usage(value: &Value) -> Option<TokenUsage> {
 }
 
 /// Runs a non-streaming request and returns the upstream's JSON answer.
-async fn complete(gateway: &Gateway, caller: &brain_auth::Principal, operation: Operation, body: Value) -> Result<(Value, String), Status> {
+async fn complete(gateway: &Gateway, caller: &brain_auth::Principal, operation: Operation, body: Value) -> Result<(Value, String, Decision), Status> {
     let started = Instant::now();
     let request = openai::parse(operation, body.to_string().as_bytes()).map_err(status)?;
     let reservation = gateway.admit(caller, &request).await.map_err(|e| e.grpc_status())?;
-    let (route, answer) = match send(gateway, &request).await {
+    let Sent { route, answer, decision } = match send(gateway, caller, &request).await {
         Ok(sent) => sent,
         Err(error) => {
             gateway.settle(reservation, Some(0)).await;
@@ -71,7 +81,7 @@ async fn complete(gateway: &Gateway, caller: &brain_auth::Principal, operation: 
             return Err(status(OpenAiError::upstream(format!("the upstream answered {code} with a body that is not JSON, or broke off"))));
         }
     };
-    let mut metered = Metered { model: route.model.clone(), version: route.version.clone(), status: code.as_u16(), guardrail: "allow", ..Metered::default() };
+    let mut metered = Metered { model: route.model.clone(), version: route.version.clone(), status: code.as_u16(), guardrail: decision.as_str(), ..Metered::default() };
     let used = openai::usage(&value);
     if let Some((p, c)) = used {
         (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (p, c, true);
@@ -83,7 +93,7 @@ async fn complete(gateway: &Gateway, caller: &brain_auth::Principal, operation: 
         let message = value["error"]["message"].as_str().unwrap_or("the upstream refused the request").to_owned();
         return Err(status(OpenAiError { status: axum::http::StatusCode::from_u16(code.as_u16()).unwrap_or(axum::http::StatusCode::BAD_GATEWAY), ..OpenAiError::upstream(message) }));
     }
-    Ok((value, route.model))
+    Ok((value, route.model, decision))
 }
 
 type ChunkStream = Pin<Box<dyn futures::Stream<Item = Result<ChatCompletionChunk, Status>> + Send>>;
@@ -92,7 +102,7 @@ type ChunkStream = Pin<Box<dyn futures::Stream<Item = Result<ChatCompletionChunk
 impl ModelGatewayService for Gateway {
     async fn chat_completion(&self, request: Request<ChatCompletionRequest>) -> Result<Response<ChatCompletionResponse>, Status> {
         let caller = grpc_principal(&request)?;
-        let (value, model) = complete(self, &caller, Operation::Chat, chat_body(request.get_ref(), false)).await?;
+        let (value, model, decision) = complete(self, &caller, Operation::Chat, chat_body(request.get_ref(), false)).await?;
         let choice = &value["choices"][0];
         Ok(Response::new(ChatCompletionResponse {
             id: value["id"].as_str().unwrap_or_default().to_owned(),
@@ -103,7 +113,7 @@ impl ModelGatewayService for Gateway {
             }),
             finish_reason: choice["finish_reason"].as_str().unwrap_or_default().to_owned(),
             usage: token_usage(&value),
-            guardrail: GuardrailDecision::Allow as i32,
+            guardrail: decision_to(decision) as i32,
         }))
     }
 
@@ -112,7 +122,7 @@ impl ModelGatewayService for Gateway {
         let started = Instant::now();
         let proxy = openai::parse(Operation::Chat, chat_body(request.get_ref(), true).to_string().as_bytes()).map_err(status)?;
         let reservation = self.admit(&caller, &proxy).await.map_err(|e| e.grpc_status())?;
-        let (route, answer) = match send(self, &proxy).await {
+        let Sent { route, answer, decision } = match send(self, &caller, &proxy).await {
             Ok(sent) => sent,
             Err(error) => {
                 self.settle(reservation, Some(0)).await;
@@ -124,7 +134,7 @@ impl ModelGatewayService for Gateway {
             return Err(status(OpenAiError::upstream(format!("the upstream answered {}", answer.response.status()))));
         }
         let gateway = self.clone();
-        let mut metered = Metered { model: route.model.clone(), version: route.version.clone(), status: 200, guardrail: "allow", ..Metered::default() };
+        let mut metered = Metered { model: route.model.clone(), version: route.version.clone(), status: 200, guardrail: decision.as_str(), ..Metered::default() };
         let (sender, receiver) = tokio::sync::mpsc::channel::<Result<ChatCompletionChunk, Status>>(16);
         let mut upstream = answer.response.bytes_stream();
         let permit = answer.permit;
@@ -169,7 +179,7 @@ impl ModelGatewayService for Gateway {
     async fn embed(&self, request: Request<EmbedRequest>) -> Result<Response<EmbedResponse>, Status> {
         let caller = grpc_principal(&request)?;
         let body = json!({ "model": request.get_ref().model, "input": request.get_ref().input });
-        let (value, _) = complete(self, &caller, Operation::Embedding, body).await?;
+        let (value, _, _) = complete(self, &caller, Operation::Embedding, body).await?;
         let embeddings = value["data"]
             .as_array()
             .map(|items| {

@@ -6,6 +6,7 @@ pub mod balance;
 pub mod breaker;
 pub mod forward;
 pub mod grpc;
+pub mod guard;
 pub mod guardrail;
 pub mod metering;
 pub mod openai;
