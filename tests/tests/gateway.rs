@@ -190,7 +190,9 @@ async fn bad_requests_and_bad_upstreams_get_openai_errors() {
 async fn a_spent_token_budget_refuses_with_a_retry_hint() {
     let data = tempfile::tempdir().unwrap();
     let args = ["up", "--data-dir", data.path().to_str().unwrap(), "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"];
-    let brain = brain_testkit::BrainProcess::spawn(&args, &[("BRAIN_MODEL_GATEWAY__LIMITS__TENANT__TOKENS_PER_DAY", "40")]).unwrap();
+    let (collector, otlp) = brain_testkit::MockCollector::start().await.unwrap();
+    let env = [("BRAIN_MODEL_GATEWAY__LIMITS__TENANT__TOKENS_PER_DAY", "40"), ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "200")];
+    let brain = brain_testkit::BrainProcess::spawn(&args, &env).unwrap();
     let http = brain.http.as_str();
     let admin = platform_admin(http).await;
     serve_model(http, &admin, &mock_upstream().await).await;
@@ -212,6 +214,16 @@ async fn a_spent_token_budget_refuses_with_a_retry_hint() {
     let mut grpc = pb::model_gateway_service_client::ModelGatewayServiceClient::new(weaver.grpc(&brain.grpc).await);
     let ask = pb::ChatCompletionRequest { model: "textile-qa".into(), messages: vec![pb::ChatMessage { role: "user".into(), content: "库存?".into() }], max_tokens: Some(10), ..Default::default() };
     assert_eq!(grpc.chat_completion(ask).await.unwrap_err().code(), tonic::Code::ResourceExhausted);
+
+    // Each request is a span with OpenTelemetry's GenAI attributes: model and tokens.
+    let span = eventually(Duration::from_secs(20), "a GenAI span at the collector", || {
+        let spans = collector.spans();
+        async move { spans.into_iter().find(|s| s.name == "chat textile-qa" && s.attributes.iter().any(|a| a.starts_with("gen_ai.usage.input_tokens="))) }
+    })
+    .await;
+    for attribute in ["gen_ai.operation.name=", "gen_ai.request.model=", "gen_ai.response.model=", "gen_ai.usage.output_tokens=", "brain.guardrail.decision="] {
+        assert!(span.attributes.iter().any(|a| a.starts_with(attribute)), "{attribute} missing: {:?}", span.attributes);
+    }
 }
 
 /// An upstream that keeps what it was sent.

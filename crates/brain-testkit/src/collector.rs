@@ -16,6 +16,8 @@ pub struct ReceivedSpan {
     pub parent_span_id: String,
     /// `service.name` and other resource attributes, as `key=value`.
     pub resource: Vec<String>,
+    /// The span's own attributes, as `key=value` (the value in its protobuf debug form).
+    pub attributes: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -55,7 +57,9 @@ impl TraceService for MockCollector {
                 .unwrap_or_default();
             for scope in resource_spans.scope_spans {
                 for span in scope.spans {
+                    let attributes = span.attributes.iter().map(|kv| format!("{}={:?}", kv.key, kv.value.as_ref().and_then(|v| v.value.clone()))).collect();
                     received.push(ReceivedSpan {
+                        attributes,
                         name: span.name,
                         trace_id: hex(&span.trace_id),
                         span_id: hex(&span.span_id),

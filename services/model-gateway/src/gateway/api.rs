@@ -14,6 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brain_auth::Principal;
 use futures::StreamExt;
+use tracing::Instrument;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;
@@ -217,12 +218,47 @@ pub(crate) async fn send(gateway: &Gateway, caller: &Principal, request: &ProxyR
     }
 }
 
+/// OpenTelemetry's GenAI semantic conventions: the operation, the model asked for and the
+/// one that answered, the tokens the upstream reported.
+fn genai_span(operation: Operation, model: &str) -> tracing::Span {
+    let name = match operation {
+        Operation::Chat => "chat",
+        Operation::Completion => "text_completion",
+        Operation::Embedding => "embeddings",
+    };
+    tracing::info_span!(
+        "gen_ai",
+        otel.name = %format!("{name} {model}"),
+        otel.kind = "client",
+        gen_ai.operation.name = name,
+        gen_ai.request.model = %model,
+        gen_ai.response.model = tracing::field::Empty,
+        gen_ai.usage.input_tokens = tracing::field::Empty,
+        gen_ai.usage.output_tokens = tracing::field::Empty,
+        brain.guardrail.decision = tracing::field::Empty,
+    )
+}
+
+fn record_usage(span: &tracing::Span, metered: &Metered) {
+    span.record("gen_ai.response.model", metered.model.as_str());
+    span.record("brain.guardrail.decision", metered.guardrail);
+    if metered.usage_reported {
+        span.record("gen_ai.usage.input_tokens", metered.prompt_tokens);
+        span.record("gen_ai.usage.output_tokens", metered.completion_tokens);
+    }
+}
+
 async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body: &[u8]) -> Response {
     let started = Instant::now();
     let request = match openai::parse(operation, body) {
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
+    let span = genai_span(operation, &request.model);
+    proxy_checked(gateway, caller, request, started, span.clone()).instrument(span).await
+}
+
+async fn proxy_checked(gateway: &Gateway, caller: &Principal, request: ProxyRequest, started: Instant, span: tracing::Span) -> Response {
     let reservation = match gateway.admit(caller, &request).await {
         Ok(reservation) => reservation,
         Err(error) => return quota_refusal(&error),
@@ -248,7 +284,7 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
         ..Metered::default()
     };
     if request.stream && answer.response.status().is_success() {
-        return stream_through(gateway.clone(), caller.clone(), metered, route, answer, reservation, started);
+        return stream_through(gateway.clone(), caller.clone(), metered, route, answer, reservation, started, span);
     }
     let status = StatusCode::from_u16(answer.response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let bytes = answer.response.bytes().await;
@@ -269,6 +305,7 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
     let charged = if status.is_success() { used.map(|(p, c)| p + c) } else { Some(0) };
     gateway.settle(reservation, charged).await;
     metered.latency = started.elapsed();
+    record_usage(&span, &metered);
     gateway.meter.record(caller, &metered).await;
     let mut response = (status, axum::Json(value)).into_response();
     decorate(&mut response, &route, decision.as_str());
@@ -286,7 +323,8 @@ fn decorate(response: &mut Response, route: &ModelRoute, guardrail: &'static str
 
 /// Server-sent events passed through as they arrive; the usage chunk (if the caller asked for
 /// one with `stream_options.include_usage`) is read on the way for metering.
-fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant) -> Response {
+#[allow(clippy::too_many_arguments)] // one request's whole state, handed to the task that streams it
+fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant, span: tracing::Span) -> Response {
     let guardrail = metered.guardrail;
     let Answer { response, permit, .. } = answer;
     let mut tap = UsageTap::default();
@@ -314,6 +352,7 @@ fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, rou
         // Without a usage chunk the whole reservation stays charged.
         gateway.settle(reservation, tap.usage.map(|(p, c)| p + c)).await;
         metered.latency = started.elapsed();
+        record_usage(&span, &metered);
         gateway.meter.record(&caller, &metered).await;
     });
     let mut response = Response::new(body);
