@@ -29,6 +29,9 @@ pub fn spec() -> ServiceSpec {
     }
 }
 
+/// How often every serving endpoint is probed.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Clone)]
 pub struct ModelGateway {
     registry: registry::Registry,
@@ -67,6 +70,21 @@ impl Service for ModelGateway {
     fn add_grpc(&self, routes: &mut tonic::service::RoutesBuilder) {
         routes.add_service(ModelRegistryServiceServer::new(self.registry.clone()));
         routes.add_service(ModelGatewayServiceServer::new(self.gateway.clone()));
+    }
+
+    /// Active health probes of every serving endpoint until shutdown.
+    async fn run(self: Arc<Self>, ctx: ServiceContext) -> Result<(), RuntimeError> {
+        let mut ticks = tokio::time::interval(PROBE_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = ctx.shutdown.cancelled() => return Ok(()),
+                _ = ticks.tick() => match self.registry.serving_models().await {
+                    Ok(routes) => self.gateway.upstreams.probe_all(&routes).await,
+                    Err(error) => tracing::warn!(%error, "health probes skipped: the model registry did not answer"),
+                },
+            }
+        }
     }
 
     fn rest(&self) -> OpenApiRouter {

@@ -57,10 +57,20 @@ async fn answer(State(mock): State<Arc<Mock>>) -> Response {
     }
 }
 
+async fn models(State(mock): State<Arc<Mock>>) -> Response {
+    match mock.mode {
+        Mode::Fail => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down").into_response(),
+        _ => axum::Json(serde_json::json!({"object": "list", "data": [{"id": "textile-qa", "object": "model"}]})).into_response(),
+    }
+}
+
 /// An upstream on a port the OS picks; its base URL and its call counter.
 async fn upstream(mode: Mode) -> (String, Arc<Mock>) {
     let mock = Arc::new(Mock { mode, calls: AtomicUsize::new(0) });
-    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(answer)).with_state(mock.clone());
+    let app = axum::Router::new()
+        .route("/v1/chat/completions", axum::routing::post(answer))
+        .route("/v1/models", axum::routing::get(models))
+        .with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -195,4 +205,21 @@ async fn endpoints_the_guardrail_refuses_are_never_called() {
     assert_eq!((mock_external.calls.load(Ordering::SeqCst), mock_on_premise.calls.load(Ordering::SeqCst)), (0, 10));
     let error = gateway.send(&route, &chat(false), &[false, false]).await.err().unwrap();
     assert_eq!(error.status, 503);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_probes_take_a_sick_endpoint_out_before_any_caller_meets_it() {
+    let ((sick, mock_sick), (well, mock_well)) = (upstream(Mode::Fail).await, upstream(Mode::Ok).await);
+    let gateway = upstreams();
+    let route = route(vec![endpoint(&sick, 1000, 100, None), endpoint(&well, 1, 100, None)]);
+    for _ in 0..3 {
+        gateway.probe_all(std::slice::from_ref(&route)).await;
+    }
+    for _ in 0..10 {
+        gateway.send(&route, &chat(false), &[true, true]).await.unwrap();
+    }
+    assert_eq!(mock_sick.calls.load(Ordering::SeqCst), 0, "three failed probes opened its breaker: no request went there");
+    assert_eq!(mock_well.calls.load(Ordering::SeqCst), 10);
+    assert!(gateway.probe(&route.endpoints[1]).await, "a healthy endpoint passes its probe");
+    assert!(!gateway.probe(&endpoint("http://127.0.0.1:9/v1", 1, 1, None)).await, "nothing listens on port 9");
 }

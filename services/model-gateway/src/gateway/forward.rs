@@ -127,6 +127,31 @@ impl Upstreams {
     }
 }
 
+/// How long an active health probe may take.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Upstreams {
+    /// Active health check: `GET {base}/models`, as every OpenAI-compatible server answers. A
+    /// failure counts against the endpoint like a failed request (enough of them open its
+    /// breaker before any caller is hurt); a success closes it again.
+    pub async fn probe(&self, endpoint: &Endpoint) -> bool {
+        let url = format!("{}/models", endpoint.url.trim_end_matches('/'));
+        let mut call = self.http.get(url).timeout(PROBE_TIMEOUT);
+        if let Some(key) = endpoint.api_key_secret_env.as_deref().and_then(|name| std::env::var(name).ok()) {
+            call = call.bearer_auth(key);
+        }
+        let healthy = matches!(call.send().await, Ok(response) if response.status().is_success());
+        record(&self.state(endpoint), healthy);
+        healthy
+    }
+
+    /// Probes every endpoint of `routes` once, concurrently.
+    pub async fn probe_all(&self, routes: &[ModelRoute]) {
+        let endpoints = routes.iter().flat_map(|r| r.endpoints.iter());
+        futures::future::join_all(endpoints.map(|e| self.probe(e))).await;
+    }
+}
+
 fn record(state: &EndpointState, success: bool) {
     if let Ok(mut breaker) = state.breaker.lock() {
         if success { breaker.on_success() } else { breaker.on_failure(Instant::now()) }
