@@ -12,6 +12,7 @@ mod clients;
 mod cpu;
 mod demo;
 mod drive;
+mod gateway;
 mod ingest;
 mod metrics;
 mod report;
@@ -39,6 +40,9 @@ enum Command {
     /// Cost of the trust layer on reads: the same REST and gRPC reads against a brain with
     /// `trust.enforce` false (baseline) and true (JWT, API key), plus a read under a grant.
     Trust(trust::TrustArgs),
+    /// Added latency of the model gateway (auth, quota, metering, guardrail) over calling a
+    /// mock OpenAI upstream directly, open-loop at fixed rates; a bare pass-through for throughput.
+    Gateway(gateway::GatewayArgs),
 }
 
 #[tokio::main]
@@ -48,5 +52,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Ingest(args) => ingest::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Trust(args) => trust::run(args).await,
+        Command::Gateway(args) => gateway::run(args).await,
     }
 }

@@ -38,8 +38,8 @@ use tonic::transport::Channel;
 
 const GOAL: f64 = 0.7;
 /// The bootstrap administrator's password: ≥ 10 characters, three classes, without `admin`.
-const ADMIN_PASSWORD: &str = "Bench-Brain-passw0rd";
-const USER_PASSWORD: &str = "Loom-and-shuttle-7";
+pub(crate) const ADMIN_PASSWORD: &str = "Bench-Brain-passw0rd";
+pub(crate) const USER_PASSWORD: &str = "Loom-and-shuttle-7";
 /// The owner of the data: an enterprise (its id is a unified social credit code) and its administrator.
 const OWNER_TENANT: &str = "91330100MA27XKQ717";
 const OWNER_USER: &str = "weaver";
@@ -164,14 +164,14 @@ impl System {
 
 /// The credential a client sends: a header (REST) or a metadata entry (gRPC), or nothing.
 #[derive(Clone)]
-struct Credential(Option<(&'static str, String)>);
+pub(crate) struct Credential(Option<(&'static str, String)>);
 
 impl Credential {
-    fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self(None)
     }
 
-    fn bearer(token: &str) -> Self {
+    pub(crate) fn bearer(token: &str) -> Self {
         Self(Some(("authorization", format!("Bearer {token}"))))
     }
 
@@ -180,7 +180,7 @@ impl Credential {
     }
 
     /// A REST client that sends the credential on every request and keeps one connection.
-    fn http_client(&self) -> anyhow::Result<reqwest::Client> {
+    pub(crate) fn http_client(&self) -> anyhow::Result<reqwest::Client> {
         let mut headers = HeaderMap::new();
         if let Some((name, value)) = &self.0 {
             let mut value = HeaderValue::from_str(value).context("credential is not a header value")?;
@@ -355,7 +355,7 @@ async fn closed_loop<R: Reader>(readers: Vec<R>, warmup: Duration, duration: Dur
 // Talking to a brain: JSON calls, sign-in, loading the dataset
 
 /// Sends a JSON request and returns the JSON answer; fails unless the status is one of `ok`.
-async fn call(client: &reqwest::Client, method: reqwest::Method, url: &str, body: Option<&Value>, ok: &[u16]) -> anyhow::Result<Value> {
+pub(crate) async fn call(client: &reqwest::Client, method: reqwest::Method, url: &str, body: Option<&Value>, ok: &[u16]) -> anyhow::Result<Value> {
     let mut request = client.request(method.clone(), url);
     if let Some(body) = body {
         request = request.json(body);
@@ -369,12 +369,12 @@ async fn call(client: &reqwest::Client, method: reqwest::Method, url: &str, body
     if text.is_empty() { Ok(Value::Null) } else { serde_json::from_str(&text).with_context(|| format!("{method} {url}: answer is not JSON")) }
 }
 
-fn text_of(value: &Value, key: &str, what: &str) -> anyhow::Result<String> {
+pub(crate) fn text_of(value: &Value, key: &str, what: &str) -> anyhow::Result<String> {
     value[key].as_str().map(str::to_owned).ok_or_else(|| anyhow!("{what}: no `{key}` in the answer"))
 }
 
 /// Signs in with a password (and a TOTP code); returns the access token.
-async fn sign_in(http: &str, tenant: &str, username: &str, password: &str, totp_code: Option<String>) -> anyhow::Result<String> {
+pub(crate) async fn sign_in(http: &str, tenant: &str, username: &str, password: &str, totp_code: Option<String>) -> anyhow::Result<String> {
     let client = Credential::none().http_client()?;
     let body = json!({"tenant_id": tenant, "username": username, "password": password, "totp_code": totp_code});
     let answer = call(&client, reqwest::Method::POST, &format!("{http}/api/v1/auth/sign-in"), Some(&body), &[200]).await?;
@@ -390,7 +390,7 @@ fn totp_code(secret_base32: &str, at: SystemTime) -> anyhow::Result<String> {
 /// The bootstrap system administrator, signed in with two factors (administration needs
 /// them): enrols TOTP with the previous 30 s step's code and signs in with the current one,
 /// so no code is used twice.
-async fn platform_admin(http: &str) -> anyhow::Result<reqwest::Client> {
+pub(crate) async fn platform_admin(http: &str) -> anyhow::Result<reqwest::Client> {
     let first = Credential::bearer(&sign_in(http, "platform", "admin", ADMIN_PASSWORD, None).await?).http_client()?;
     let enrolment = call(&first, reqwest::Method::POST, &format!("{http}/api/v1/auth/totp/enroll"), None, &[200]).await?;
     let secret = text_of(&enrolment, "secret_base32", "TOTP enrolment")?;
@@ -402,7 +402,7 @@ async fn platform_admin(http: &str) -> anyhow::Result<reqwest::Client> {
 }
 
 /// Creates a tenant and a user with `roles` in it (as the system administrator).
-async fn tenant_user(http: &str, admin: &reqwest::Client, tenant: &str, kind: &str, username: &str, roles: &[&str]) -> anyhow::Result<()> {
+pub(crate) async fn tenant_user(http: &str, admin: &reqwest::Client, tenant: &str, kind: &str, username: &str, roles: &[&str]) -> anyhow::Result<()> {
     let body = json!({"id": tenant, "kind": kind, "name": format!("brain-load {kind} {tenant}")});
     call(admin, reqwest::Method::POST, &format!("{http}/api/v1/identity/tenants"), Some(&body), &[201, 409]).await?;
     let body = json!({"username": username, "display_name": format!("brain-load {username}"), "password": USER_PASSWORD, "roles": roles});
