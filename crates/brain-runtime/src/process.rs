@@ -189,6 +189,14 @@ impl Process {
         let app = crate::http::router(service_router, openapi, readiness, telemetry.clone(), auth_layer);
         let http_shutdown = shutdown.clone();
         let http_server = tokio::spawn(async move {
+            use axum::serve::ListenerExt as _;
+            // Small writes (a streamed token, an SSE event) go out at once, not after the
+            // kernel's delayed-ACK wait (~40 ms).
+            let http_listener = http_listener.tap_io(|tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!(%error, "TCP_NODELAY not set");
+                }
+            });
             axum::serve(http_listener, app)
                 .with_graceful_shutdown(http_shutdown.cancelled_owned())
                 .await
