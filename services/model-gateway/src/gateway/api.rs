@@ -377,31 +377,17 @@ where
 /// Finds the last `usage` object in an SSE stream without holding the stream.
 #[derive(Default)]
 struct UsageTap {
-    line: Vec<u8>,
+    events: openai::SseData,
     usage: Option<(u64, u64)>,
 }
 
 impl UsageTap {
-    const MAX_LINE: usize = 1 << 20;
-
     fn feed(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            if *byte == b'\n' {
-                self.end_line();
-            } else if self.line.len() < Self::MAX_LINE {
-                self.line.push(*byte);
+        for data in self.events.feed(bytes) {
+            if let Some(usage) = serde_json::from_str::<Value>(&data).ok().as_ref().and_then(openai::usage) {
+                self.usage = Some(usage);
             }
         }
-    }
-
-    fn end_line(&mut self) {
-        if let Some(data) = self.line.strip_prefix(b"data:")
-            && let Ok(value) = serde_json::from_slice::<Value>(data.trim_ascii())
-            && let Some(usage) = openai::usage(&value)
-        {
-            self.usage = Some(usage);
-        }
-        self.line.clear();
     }
 }
 

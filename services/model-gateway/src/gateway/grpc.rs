@@ -139,7 +139,7 @@ impl ModelGatewayService for Gateway {
         let mut upstream = answer.response.bytes_stream();
         let permit = answer.permit;
         tokio::spawn(async move {
-            let mut lines = SseLines::default();
+            let mut lines = openai::SseData::default();
             'read: while let Some(chunk) = upstream.next().await {
                 let Ok(bytes) = chunk else {
                     let _ = sender.send(Err(Status::unavailable("the upstream stream broke off"))).await;
@@ -193,41 +193,9 @@ impl ModelGatewayService for Gateway {
     }
 }
 
-/// The `data:` payloads of a server-sent event stream, across chunk boundaries.
-#[derive(Default)]
-struct SseLines {
-    pending: Vec<u8>,
-}
-
-impl SseLines {
-    const MAX_LINE: usize = 1 << 20;
-
-    fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
-        let mut out = Vec::new();
-        for byte in bytes {
-            if *byte == b'\n' {
-                if let Some(data) = self.pending.strip_prefix(b"data:") {
-                    out.push(String::from_utf8_lossy(data.trim_ascii()).into_owned());
-                }
-                self.pending.clear();
-            } else if self.pending.len() < Self::MAX_LINE {
-                self.pending.push(*byte);
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sse_payloads_survive_chunk_boundaries() {
-        let mut lines = SseLines::default();
-        assert_eq!(lines.feed(b"data: {\"a\":1}\n\nda"), ["{\"a\":1}"]);
-        assert_eq!(lines.feed(b"ta: [DONE]\n\n"), ["[DONE]"]);
-    }
 
     #[test]
     fn errors_keep_their_meaning_over_grpc() {

@@ -165,6 +165,31 @@ pub fn usage(body: &Value) -> Option<(u64, u64)> {
     Some((prompt, usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0)))
 }
 
+/// The `data:` payloads of a server-sent event stream, across chunk boundaries.
+#[derive(Default)]
+pub struct SseData {
+    pending: Vec<u8>,
+}
+
+impl SseData {
+    const MAX_LINE: usize = 1 << 20;
+
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        for byte in bytes {
+            if *byte == b'\n' {
+                if let Some(data) = self.pending.strip_prefix(b"data:") {
+                    out.push(String::from_utf8_lossy(data.trim_ascii()).into_owned());
+                }
+                self.pending.clear();
+            } else if self.pending.len() < Self::MAX_LINE {
+                self.pending.push(*byte);
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +223,13 @@ mod tests {
         let broken = parse(Operation::Chat, b"{\"model\": ").unwrap_err();
         assert!(broken.message.contains("not valid JSON"), "{broken:?}");
         assert_eq!(parse(Operation::Embedding, br#"{"model":"e","input":"x","stream":true}"#).unwrap_err().param, Some("stream"));
+    }
+
+    #[test]
+    fn sse_payloads_survive_chunk_boundaries() {
+        let mut lines = SseData::default();
+        assert_eq!(lines.feed(b"data: {\"a\":1}\n\nda"), ["{\"a\":1}"]);
+        assert_eq!(lines.feed(b"ta: [DONE]\n\n"), ["[DONE]"]);
     }
 
     #[test]

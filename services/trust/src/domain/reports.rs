@@ -8,7 +8,6 @@
 //! platform signs with the key of its ledger checkpoints.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// The checks a report can state.
 pub const CHECK_NAMES: [&str; 7] = ["identity", "grant", "product", "grade", "schema", "quality", "masking"];
@@ -94,19 +93,9 @@ pub enum ReportError {
     Unreadable(String),
 }
 
-/// JSON with object keys sorted and no whitespace: one byte string per report.
-pub fn canonical_json(value: &Value) -> String {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys.iter().map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&map[k.as_str()]))).collect();
-            format!("{{{}}}", fields.join(","))
-        }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
-    }
-}
+/// JSON with object keys sorted and no whitespace: one byte string per report (the ledger's
+/// canonical form, so reports and ledger details hash alike).
+pub use brain_ledger::canonical_json;
 
 fn canonical_body(body: &ReportBody) -> Result<String, ReportError> {
     serde_json::to_value(body).map(|v| canonical_json(&v)).map_err(|e| ReportError::Unreadable(e.to_string()))
