@@ -31,6 +31,9 @@ pub struct ServiceContext {
     pub config: Arc<Config>,
     pub topics: Topics,
     pub shutdown: CancellationToken,
+    /// Cancelled once the listeners have stopped and every in-flight request has finished (or
+    /// the grace period ran out): work that requests feed, like buffered events, flushes then.
+    pub requests_done: CancellationToken,
     /// Other services' gRPC, in this process or configured.
     pub peers: crate::Peers,
     pub(crate) store: Option<Store>,

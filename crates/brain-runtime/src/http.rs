@@ -139,13 +139,12 @@ async fn observe(request: Request, next: Next) -> Response {
         otel.kind = "server",
         http.request.method = %method,
         http.route = %route,
-        http.response.status_code = tracing::field::Empty,
     );
     set_remote_parent(&span, &HttpHeaders(request.headers()));
     let started = Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    span.record("http.response.status_code", status);
+    brain_telemetry::spans::set_attributes(&span, [KeyValue::new("http.response.status_code", i64::from(status))]);
     let m = metrics::get();
     let labels = [KeyValue::new("route", route), KeyValue::new("method", method)];
     m.http_seconds.record(started.elapsed().as_secs_f64(), &labels);

@@ -38,6 +38,7 @@ pub struct RunningProcess {
     /// Backends this process started, e.g. `["store", "bus"]`.
     pub backends: Vec<&'static str>,
     shutdown: CancellationToken,
+    requests_done: CancellationToken,
     grace: Duration,
     servers: Vec<JoinHandle<Result<(), RuntimeError>>>,
     service_tasks: TaskTracker,
@@ -109,6 +110,7 @@ impl Process {
         let needed: BTreeSet<Backend> = specs.iter().flat_map(|s| s.needs.iter().copied()).collect();
         let config = Arc::new(config);
         let shutdown = CancellationToken::new();
+        let requests_done = CancellationToken::new();
         let backends = open_backends(&config, &needed, &specs).await?;
 
         // Services in this process call each other through its gRPC routes, set once built.
@@ -125,6 +127,7 @@ impl Process {
                 config: config.clone(),
                 topics: Topics::new(&config.common.topic_prefix),
                 shutdown: shutdown.child_token(),
+                requests_done: requests_done.clone(),
                 peers: peers.for_service(spec.name, service_tokens.clone()),
                 store: spec.needs.contains(&Backend::Store).then(|| backends.store.clone()).flatten(),
                 bus: spec.needs.contains(&Backend::Bus).then(|| backends.bus.clone()).flatten(),
@@ -223,6 +226,7 @@ impl Process {
             services: services.iter().map(|(name, _, _)| *name).collect(),
             backends: backend_names,
             shutdown,
+            requests_done,
             grace: Duration::from_secs(config.common.shutdown_grace_seconds),
             servers: vec![grpc_server, http_server],
             service_tasks,
@@ -283,6 +287,7 @@ impl RunningProcess {
                 Err(_) => tracing::warn!("in-flight requests did not finish within the shutdown grace period"),
             }
         }
+        self.requests_done.cancel();
         if tokio::time::timeout_at(deadline, self.service_tasks.wait()).await.is_err() {
             tracing::warn!("services did not drain within the shutdown grace period");
         }

@@ -23,6 +23,7 @@ pub const CASES: &[&str] = &[
     "transaction_commit_and_rollback",
     "mark_processed_once",
     "mark_processed_race",
+    "mark_processed_batch",
     "json_and_timestamp_round_trip",
     "scalar_values_round_trip",
     "unique_violation_is_already_exists",
@@ -43,6 +44,7 @@ pub async fn run(case: &str, store: Store) {
         "transaction_commit_and_rollback" => transaction_commit_and_rollback(store).await,
         "mark_processed_once" => mark_processed_once(store).await,
         "mark_processed_race" => mark_processed_race(store).await,
+        "mark_processed_batch" => mark_processed_batch(store).await,
         "json_and_timestamp_round_trip" => json_and_timestamp_round_trip(store).await,
         "scalar_values_round_trip" => scalar_values_round_trip(store).await,
         "unique_violation_is_already_exists" => unique_violation_is_already_exists(store).await,
@@ -639,6 +641,35 @@ pub async fn mark_processed_once(store: Store) {
         3
     );
     assert!(!store.is_processed("writer", "evt-1").await.unwrap());
+}
+
+/// A batch mark returns exactly the new ids: not the ones committed before, not a repeat
+/// within the batch, not another consumer's; a rolled-back batch leaves nothing; more rows
+/// than one statement holds all count.
+pub async fn mark_processed_batch(store: Store) {
+    setup(&store).await;
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.mark_processed("meter", "evt-1").await.unwrap());
+    assert!(tx.mark_processed("other", "evt-2").await.unwrap());
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    let new = tx.mark_processed_batch("meter", &["evt-1", "evt-2", "evt-3", "evt-3"]).await.unwrap();
+    assert_eq!(new.into_iter().collect::<Vec<_>>(), ["evt-2", "evt-3"]);
+    tx.rollback().await.unwrap();
+    assert!(!store.is_processed("meter", "evt-3").await.unwrap(), "rolled-back batch still counted");
+
+    let many: Vec<String> = (0..1_234).map(|i| format!("bulk-{i:05}")).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.mark_processed_batch("meter", &refs).await.unwrap().len(), 1_234);
+    assert!(tx.mark_processed_batch("meter", &refs[1_000..]).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+    assert!(store.is_processed("meter", "bulk-01233").await.unwrap());
+
+    let mut tx = store.begin().await.unwrap();
+    let err = tx.mark_processed_batch("meter", &["ok", ""]).await.unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidArgument);
 }
 
 /// 20 concurrent transactions mark the same event: exactly one gets `true`.

@@ -20,8 +20,14 @@ use crate::error::StoreError;
 use crate::tx::{StoreTx, TxInner};
 use crate::value::sqlite_timestamp;
 use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::AssertSqlSafe;
+use std::collections::BTreeSet;
 
 const INSERT: &str = "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+/// Rows per statement of [`StoreTx::mark_processed_batch`]: three parameters a row stays far
+/// below SQLite's 32,766 and PostgreSQL's 65,535 bound parameters.
+const BATCH_ROWS: usize = 500;
 
 fn validate(consumer: &str, event_id: &str) -> Result<(), StoreError> {
     if consumer.is_empty() || event_id.is_empty() {
@@ -61,6 +67,50 @@ impl StoreTx {
                 .rows_affected(),
         };
         Ok(inserted == 1)
+    }
+
+    /// [`Self::mark_processed`] for many events in a few statements: returns the ids that are
+    /// new (apply those), in no particular order. An id given twice is new at most once.
+    pub async fn mark_processed_batch(
+        &mut self,
+        consumer: &str,
+        event_ids: &[&str],
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let unique: BTreeSet<&str> = event_ids.iter().copied().collect();
+        for id in &unique {
+            validate(consumer, id)?;
+        }
+        let unique: Vec<&str> = unique.into_iter().collect();
+        let now = Utc::now().trunc_subsecs(6);
+        let mut new = BTreeSet::new();
+        for chunk in unique.chunks(BATCH_ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
+                .collect();
+            // Only placeholders are formatted in; every value is bound.
+            let sql = format!(
+                "INSERT INTO processed_events (consumer, event_id, processed_at) VALUES {} \
+                 ON CONFLICT DO NOTHING RETURNING event_id",
+                rows.join(", ")
+            );
+            match &mut self.0 {
+                TxInner::Postgres(tx) => {
+                    let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone()));
+                    for id in chunk {
+                        query = query.bind(consumer.to_owned()).bind((*id).to_owned()).bind(now);
+                    }
+                    new.extend(query.fetch_all(&mut **tx).await?);
+                }
+                TxInner::Sqlite(tx) => {
+                    let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone()));
+                    for id in chunk {
+                        query = query.bind(consumer.to_owned()).bind((*id).to_owned()).bind(sqlite_timestamp(&now));
+                    }
+                    new.extend(query.fetch_all(&mut **tx).await?);
+                }
+            }
+        }
+        Ok(new)
     }
 }
 

@@ -5,5 +5,6 @@
 mod init;
 pub mod metrics;
 pub mod propagation;
+pub mod spans;
 
 pub use init::{Telemetry, TelemetryError, TelemetrySettings, init};

@@ -53,6 +53,7 @@ suite!(
     transaction_commit_and_rollback,
     mark_processed_once,
     mark_processed_race,
+    mark_processed_batch,
     json_and_timestamp_round_trip,
     scalar_values_round_trip,
     unique_violation_is_already_exists,

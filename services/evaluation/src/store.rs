@@ -16,6 +16,8 @@ pub(crate) struct UsageDelta<'a> {
     pub kind: &'a str,
     pub unit: &'a str,
     pub quantity: f64,
+    /// How many events the quantity sums.
+    pub events: i64,
 }
 
 /// A total of one kind and unit over a range of days.
@@ -41,16 +43,16 @@ impl UsageStore {
         Ok(self.store.begin().await?)
     }
 
-    /// Adds a delta inside the consumer's transaction (with its dedupe mark).
+    /// Adds a delta inside the consumer's transaction (with its dedupe marks).
     pub async fn add(&self, tx: &mut StoreTx, delta: &UsageDelta<'_>) -> Result<(), EvaluationError> {
         tx.scoped(delta.tenant)
             .execute(
                 "INSERT INTO evaluation_usage_daily (tenant_id, day, kind, unit, quantity, events) \
-                 VALUES ($1, $2, $3, $4, $5, 1) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (tenant_id, day, kind, unit) DO UPDATE \
                  SET quantity = evaluation_usage_daily.quantity + excluded.quantity, \
-                     events = evaluation_usage_daily.events + 1",
-                &[Value::from(delta.day), Value::from(delta.kind), Value::from(delta.unit), Value::Float(delta.quantity)],
+                     events = evaluation_usage_daily.events + excluded.events",
+                &[Value::from(delta.day), Value::from(delta.kind), Value::from(delta.unit), Value::Float(delta.quantity), Value::from(delta.events)],
             )
             .await?;
         Ok(())

@@ -6,8 +6,8 @@
 //!   tells the gateway what serves a model.
 //! - [`gateway`]: the OpenAI-compatible REST API (`/v1/models`, `/v1/chat/completions` with
 //!   streaming, `/v1/completions`, `/v1/embeddings`): weighted endpoints, retries, circuit
-//!   breaking, fallback, one usage event per request; its gRPC twin `ModelGatewayService`. Not yet:
-//!   the guardrail and quotas in the request path.
+//!   breaking, fallback, budgets and rate limits, the grade-aware guardrail, one usage event
+//!   per request; its gRPC twin `ModelGatewayService`.
 
 pub mod gateway;
 pub mod registry;
@@ -36,6 +36,8 @@ const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct ModelGateway {
     registry: registry::Registry,
     gateway: gateway::api::Gateway,
+    /// Taken by [`Service::run`], which drives it.
+    publisher: Arc<std::sync::Mutex<Option<gateway::metering::MeterPublisher>>>,
 }
 
 impl ModelGateway {
@@ -45,7 +47,7 @@ impl ModelGateway {
         let registry = registry::Registry::new(store, audit);
         let upstreams = gateway::forward::Upstreams::new(gateway::breaker::BreakerPolicy::default())
             .map_err(|e| RuntimeError::Service { service: "model-gateway", reason: e.message })?;
-        let meter = gateway::metering::Meter { bus: ctx.bus()?.clone(), topic: ctx.topics.name(brain_bus::topics::USAGE_EVENTS) };
+        let (meter, publisher) = gateway::metering::Meter::new(ctx.bus()?.clone(), ctx.topics.name(brain_bus::topics::USAGE_EVENTS));
         let quota = gateway::quota::Quota::new(ctx.cache()?.clone());
         let limits = Arc::new(gateway::quota::LimitTable::new(&ctx.config.model_gateway.limits));
         let rules = brain_governance::classification_rules(&ctx.config.governance.classification_rules)
@@ -57,7 +59,7 @@ impl ModelGateway {
             audit: brain_runtime::Auditor::new(ctx.peers.clone()),
         };
         let gateway = gateway::api::Gateway { registry: registry.clone(), upstreams: Arc::new(upstreams), meter, quota, limits, guard };
-        Ok(Self { registry, gateway })
+        Ok(Self { registry, gateway, publisher: Arc::new(std::sync::Mutex::new(Some(publisher))) })
     }
 }
 
@@ -72,19 +74,16 @@ impl Service for ModelGateway {
         routes.add_service(ModelGatewayServiceServer::new(self.gateway.clone()));
     }
 
-    /// Active health probes of every serving endpoint until shutdown.
+    /// Active health probes of every serving endpoint until shutdown; usage events to the bus
+    /// until the last request is done.
     async fn run(self: Arc<Self>, ctx: ServiceContext) -> Result<(), RuntimeError> {
-        let mut ticks = tokio::time::interval(PROBE_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = ctx.shutdown.cancelled() => return Ok(()),
-                _ = ticks.tick() => match self.registry.serving_models().await {
-                    Ok(routes) => self.gateway.upstreams.probe_all(&routes).await,
-                    Err(error) => tracing::warn!(%error, "health probes skipped: the model registry did not answer"),
-                },
-            }
+        let publisher = self.publisher.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        let publishing = publisher.map(|p| tokio::spawn(p.run(ctx.requests_done.clone())));
+        self.probe_until_shutdown(&ctx).await;
+        if let Some(publishing) = publishing {
+            publishing.await.map_err(|e| RuntimeError::Service { service: "model-gateway", reason: format!("usage publisher: {e}") })?;
         }
+        Ok(())
     }
 
     fn rest(&self) -> OpenApiRouter {
@@ -94,3 +93,18 @@ impl Service for ModelGateway {
     }
 }
 
+impl ModelGateway {
+    async fn probe_until_shutdown(&self, ctx: &ServiceContext) {
+        let mut ticks = tokio::time::interval(PROBE_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = ctx.shutdown.cancelled() => return,
+                _ = ticks.tick() => match self.registry.serving_models().await {
+                    Ok(routes) => self.gateway.upstreams.probe_all(&routes).await,
+                    Err(error) => tracing::warn!(%error, "health probes skipped: the model registry did not answer"),
+                },
+            }
+        }
+    }
+}

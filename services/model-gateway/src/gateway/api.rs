@@ -232,20 +232,21 @@ fn genai_span(operation: Operation, model: &str) -> tracing::Span {
         otel.kind = "client",
         gen_ai.operation.name = name,
         gen_ai.request.model = %model,
-        gen_ai.response.model = tracing::field::Empty,
-        gen_ai.usage.input_tokens = tracing::field::Empty,
-        gen_ai.usage.output_tokens = tracing::field::Empty,
-        brain.guardrail.decision = tracing::field::Empty,
     )
 }
 
+/// The answer's attributes, on the OpenTelemetry span only (see `set_attributes`).
 fn record_usage(span: &tracing::Span, metered: &Metered) {
-    span.record("gen_ai.response.model", metered.model.as_str());
-    span.record("brain.guardrail.decision", metered.guardrail);
+    use opentelemetry::KeyValue;
+    let mut attributes = vec![
+        KeyValue::new("gen_ai.response.model", metered.model.clone()),
+        KeyValue::new("brain.guardrail.decision", metered.guardrail),
+    ];
     if metered.usage_reported {
-        span.record("gen_ai.usage.input_tokens", metered.prompt_tokens);
-        span.record("gen_ai.usage.output_tokens", metered.completion_tokens);
+        attributes.push(KeyValue::new("gen_ai.usage.input_tokens", i64::try_from(metered.prompt_tokens).unwrap_or(i64::MAX)));
+        attributes.push(KeyValue::new("gen_ai.usage.output_tokens", i64::try_from(metered.completion_tokens).unwrap_or(i64::MAX)));
     }
+    brain_telemetry::spans::set_attributes(span, attributes);
 }
 
 async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body: &[u8]) -> Response {
@@ -271,7 +272,7 @@ async fn proxy_checked(gateway: &Gateway, caller: &Principal, request: ProxyRequ
             let metered = Metered { model: request.model.clone(), status: error.status.as_u16(), latency: started.elapsed(), guardrail, ..Metered::default() };
             let mut response = error.into_response();
             response.headers_mut().insert("x-brain-guardrail", HeaderValue::from_static(guardrail));
-            gateway.meter.record(caller, &metered).await;
+            gateway.meter.record(caller, &metered);
             return response;
         }
     };
@@ -306,7 +307,7 @@ async fn proxy_checked(gateway: &Gateway, caller: &Principal, request: ProxyRequ
     gateway.settle(reservation, charged).await;
     metered.latency = started.elapsed();
     record_usage(&span, &metered);
-    gateway.meter.record(caller, &metered).await;
+    gateway.meter.record(caller, &metered);
     let mut response = (status, axum::Json(value)).into_response();
     decorate(&mut response, &route, decision.as_str());
     response
@@ -353,7 +354,7 @@ fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, rou
         gateway.settle(reservation, tap.usage.map(|(p, c)| p + c)).await;
         metered.latency = started.elapsed();
         record_usage(&span, &metered);
-        gateway.meter.record(&caller, &metered).await;
+        gateway.meter.record(&caller, &metered);
     });
     let mut response = Response::new(body);
     let headers = response.headers_mut();

@@ -88,7 +88,7 @@ async fn complete(gateway: &Gateway, caller: &brain_auth::Principal, operation: 
     }
     gateway.settle(reservation, if code.is_success() { used.map(|(p, c)| p + c) } else { Some(0) }).await;
     metered.latency = started.elapsed();
-    gateway.meter.record(caller, &metered).await;
+    gateway.meter.record(caller, &metered);
     if !code.is_success() {
         let message = value["error"]["message"].as_str().unwrap_or("the upstream refused the request").to_owned();
         return Err(status(OpenAiError { status: axum::http::StatusCode::from_u16(code.as_u16()).unwrap_or(axum::http::StatusCode::BAD_GATEWAY), ..OpenAiError::upstream(message) }));
@@ -171,7 +171,7 @@ impl ModelGatewayService for Gateway {
             let used = metered.usage_reported.then_some(metered.prompt_tokens + metered.completion_tokens);
             gateway.settle(reservation, used).await;
             metered.latency = started.elapsed();
-            gateway.meter.record(&caller, &metered).await;
+            gateway.meter.record(&caller, &metered);
         });
         Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }

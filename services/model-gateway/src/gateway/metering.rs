@@ -1,13 +1,19 @@
 //! One usage event per request on the bus — tenant, key, model, endpoint, prompt and
 //! completion tokens as the upstream reported them, latency, status — for evaluation and
-//! billing. A bus that is down loses the event (logged), never the answer already sent.
+//! billing. Requests only queue their event; one publisher appends the queue in batches, so
+//! no answer waits for the bus and a bus that is down delays events, never answers. A crash
+//! loses at most the events of the last window (~10 ms) — budgets are enforced apart, by
+//! [`super::quota`], so this touches billing totals only.
 
 use brain_auth::{Principal, Subject};
 use brain_bus::{CloudEvent, Event, EventBus};
+use brain_telemetry::propagation::HeaderPairs;
 use brain_proto::events::v1::{UsageEvent, UsageKind};
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// What one request consumed.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -25,15 +31,67 @@ pub struct Metered {
     pub guardrail: &'static str,
 }
 
+/// Most usage events waiting for the bus; beyond it new ones are dropped (logged, counted).
+const QUEUE_MAX: usize = 65_536;
+/// Most events in one append.
+const BATCH_MAX: usize = 1_024;
+/// Shortest gap between two appends: the events of one window share one append (one fsync on
+/// the embedded log) instead of each request paying its own, and no request waits for it.
+const PUBLISH_EVERY: Duration = Duration::from_millis(10);
+
+/// Hands usage events to the [`MeterPublisher`] without waiting for the bus.
 #[derive(Clone)]
 pub struct Meter {
-    pub bus: Arc<dyn EventBus>,
-    pub topic: String,
+    queue: mpsc::Sender<Usage>,
+}
+
+/// Appends queued usage events to the bus in batches until every request is done.
+pub struct MeterPublisher {
+    bus: Arc<dyn EventBus>,
+    topic: String,
+    queue: mpsc::Receiver<Usage>,
+}
+
+/// One request's usage as queued: the event itself is built by the publisher, off the
+/// request path; the trace headers tie it to the request's trace.
+struct Usage {
+    tenant: String,
+    api_key: Option<String>,
+    metered: Metered,
+    at: chrono::DateTime<chrono::Utc>,
+    trace: Vec<(String, String)>,
 }
 
 impl Meter {
-    pub fn event(caller: &Principal, metered: &Metered) -> UsageEvent {
-        let id = uuid::Uuid::now_v7().simple().to_string();
+    pub fn new(bus: Arc<dyn EventBus>, topic: String) -> (Self, MeterPublisher) {
+        let (sender, queue) = mpsc::channel(QUEUE_MAX);
+        (Self { queue: sender }, MeterPublisher { bus, topic, queue })
+    }
+
+    /// Queues the request's usage event; returns at once.
+    pub fn record(&self, caller: &Principal, metered: &Metered) {
+        super::metrics::record(metered);
+        let api_key = match &caller.subject {
+            Subject::ApiKey { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        let mut trace = Vec::new();
+        brain_telemetry::propagation::inject_current(&mut HeaderPairs(&mut trace));
+        let usage = Usage { tenant: caller.tenant.clone(), api_key, metered: metered.clone(), at: chrono::Utc::now(), trace };
+        if let Err(error) = self.queue.try_send(usage) {
+            super::metrics::usage_event_dropped();
+            let why = match error {
+                mpsc::error::TrySendError::Full(_) => "the queue to the bus is full",
+                mpsc::error::TrySendError::Closed(_) => "the publisher has stopped",
+            };
+            tracing::error!(model = %metered.model, tenant = %caller.tenant, why, "usage event dropped");
+        }
+    }
+}
+
+impl Usage {
+    fn event(&self) -> UsageEvent {
+        let metered = &self.metered;
         let mut attributes: std::collections::HashMap<String, String> = [
             ("model", metered.model.clone()),
             ("version", metered.version.clone()),
@@ -48,28 +106,78 @@ impl Meter {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        if let Subject::ApiKey { id, .. } = &caller.subject {
+        if let Some(id) = &self.api_key {
             attributes.insert("api_key".into(), id.clone());
         }
         UsageEvent {
-            id,
-            tenant_id: caller.tenant.clone(),
+            id: uuid::Uuid::now_v7().simple().to_string(),
+            tenant_id: self.tenant.clone(),
             kind: UsageKind::ModelTokens as i32,
             service: "model-gateway".into(),
             subject: metered.model.clone(),
             quantity: (metered.prompt_tokens + metered.completion_tokens) as f64,
             unit: "tokens".into(),
-            time: Some(brain_auth::proto::timestamp(chrono::Utc::now())),
+            time: Some(brain_auth::proto::timestamp(self.at)),
             attributes,
         }
     }
 
-    pub async fn record(&self, caller: &Principal, metered: &Metered) {
-        let usage = Self::event(caller, metered);
-        let ce = CloudEvent { id: &usage.id, kind: "brain.usage.event.v1", source: "/brain/model-gateway", subject: &metered.model, tenant: &caller.tenant };
-        let event = Event::cloud(&ce, caller.tenant.clone(), usage.encode_to_vec());
-        if let Err(error) = self.bus.publish(&self.topic, vec![event]).await {
-            tracing::error!(%error, model = %metered.model, "usage event not published");
+    fn into_bus_event(self) -> Event {
+        let usage = self.event();
+        let ce = CloudEvent { id: &usage.id, kind: "brain.usage.event.v1", source: "/brain/model-gateway", subject: &self.metered.model, tenant: &self.tenant };
+        let mut event = Event::cloud(&ce, self.tenant.clone(), usage.encode_to_vec());
+        // The publisher runs outside the request's span: carry the request's trace instead.
+        event.headers.retain(|(name, _)| !self.trace.iter().any(|(traced, _)| traced == name));
+        event.headers.extend(self.trace);
+        event
+    }
+}
+
+impl MeterPublisher {
+    /// Publishes until `requests_done`, then publishes what is left and returns. While the bus
+    /// refuses, the batch is retried with backoff and new events wait in the queue.
+    pub async fn run(mut self, requests_done: CancellationToken) {
+        let mut queued = Vec::with_capacity(BATCH_MAX);
+        loop {
+            let window = tokio::time::Instant::now() + PUBLISH_EVERY;
+            tokio::select! {
+                received = self.queue.recv_many(&mut queued, BATCH_MAX) => if received == 0 { return },
+                () = requests_done.cancelled() => break,
+            }
+            self.publish(&mut queued, &requests_done).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(window) => {}
+                () = requests_done.cancelled() => break,
+            }
+        }
+        // Every request has finished: nothing more will be queued.
+        self.queue.close();
+        while self.queue.recv_many(&mut queued, BATCH_MAX).await > 0 {
+            self.publish(&mut queued, &requests_done).await;
+        }
+    }
+
+    /// Publishes the queued usage and empties the queue; after `requests_done`, a refusal
+    /// loses it (logged).
+    async fn publish(&self, queued: &mut Vec<Usage>, requests_done: &CancellationToken) {
+        let batch: Vec<Event> = queued.drain(..).map(Usage::into_bus_event).collect();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.bus.publish(&self.topic, batch.clone()).await {
+                Ok(_) => break,
+                Err(error) if requests_done.is_cancelled() => {
+                    tracing::error!(%error, events = batch.len(), "usage events lost at shutdown: the bus refused them");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, events = batch.len(), retry_in_ms = backoff.as_millis() as u64, "usage events not published yet");
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = requests_done.cancelled() => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The OpenAI-compatible front door (being built): endpoint choice, circuit breaking and the
-//! grade-aware guardrail, as pure rules first.
+//! The OpenAI-compatible front door: endpoint choice and forwarding, circuit breaking, quotas,
+//! the grade-aware guardrail, metering and metrics; the REST API and its gRPC twin.
 
 pub mod api;
 pub mod balance;
@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod guard;
 pub mod guardrail;
 pub mod metering;
+pub mod metrics;
 pub mod openai;
 pub mod quota;
 pub mod scan;
