@@ -22,7 +22,7 @@
 use crate::brainproc::{self, Brain};
 use crate::bus::cpus;
 use crate::cpu;
-use crate::report::{new_histogram, round};
+use crate::report::{median, new_histogram, round};
 use crate::trust::{ADMIN_PASSWORD, Credential, USER_PASSWORD, call, platform_admin, sign_in, tenant_user, text_of};
 use anyhow::{Context, anyhow, bail, ensure};
 use axum::body::{Body, Bytes};
@@ -66,6 +66,11 @@ pub struct GatewayArgs {
     /// Seconds measured per system and rate.
     #[arg(long, default_value_t = 10)]
     duration: u64,
+    /// Rounds of the fixed-rate phases, interleaved (every system once per round): the added
+    /// latencies are the median over rounds of gateway − direct within a round, so a stall of
+    /// the machine during one phase does not decide the figure.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
     /// Seconds of requests at the same rate before each measured phase (not counted).
     #[arg(long, default_value_t = 2)]
     warmup: u64,
@@ -354,6 +359,8 @@ struct Phase {
     system: System,
     mode: Mode,
     rate: u32,
+    /// 1-based round of the fixed-rate phases (sweep steps: 0).
+    round: u32,
     sweep: bool,
     scheduled: u64,
     ok: u64,
@@ -390,7 +397,7 @@ impl Phase {
     fn to_json(&self) -> Value {
         let q = |v: Option<f64>| v.map(|v| round(v, 3));
         json!({
-            "system": self.system.id(), "mode": self.mode.id(), "rate": self.rate, "sweep": self.sweep,
+            "system": self.system.id(), "mode": self.mode.id(), "rate": self.rate, "round": self.round, "sweep": self.sweep,
             "scheduled": self.scheduled, "ok": self.ok, "errors": self.errors, "first_error": self.first_error,
             "p50_ms": q(self.p(0.5)), "p99_ms": q(self.p(0.99)), "p999_ms": q(self.p(0.999)), "max_ms": q(self.p(1.0)),
             "ttft_p50_ms": q(self.ttft(0.5)), "ttft_p99_ms": q(self.ttft(0.99)), "ttft_p999_ms": q(self.ttft(0.999)),
@@ -476,6 +483,7 @@ async fn open_loop(sender: &Sender, mode: Mode, rate: u32, warmup: Duration, dur
         system: System::Direct,
         mode,
         rate,
+        round: 0,
         sweep: false,
         scheduled,
         ok: r.ok,
@@ -571,6 +579,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     ensure!(!args.rates.is_empty() && args.rates.iter().all(|r| *r > 0), "--rates must be positive");
     ensure!(args.duration > 0 && args.sweep_duration > 0, "--duration and --sweep-duration must be positive");
     ensure!(args.sweep_step > 1.0, "--sweep-step must be above 1");
+    ensure!(args.rounds > 0, "--rounds must be positive");
     let binary = brainproc::brain_binary(args.brain_bin.as_deref())?;
     let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let work = tempfile::Builder::new().prefix("brain-load-gateway-").tempdir_in(&dir).with_context(|| format!("temp dir in {}", dir.display()))?;
@@ -592,16 +601,19 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let mut rates = args.rates.clone();
     rates.sort_unstable();
     rates.dedup();
-    for &mode in &modes {
-        for &rate in &rates {
-            for system in SYSTEMS {
-                if !settle(&watched).await {
-                    notes.push(format!("{} {} {rate}/s: the brain was still busy after 30 s; measured anyway", mode.id(), system.id()));
+    for round in 1..=args.rounds {
+        for &mode in &modes {
+            for &rate in &rates {
+                for system in SYSTEMS {
+                    if !settle(&watched).await {
+                        notes.push(format!("{} {} {rate}/s round {round}: the brain was still busy after 30 s; measured anyway", mode.id(), system.id()));
+                    }
+                    eprintln!("brain-load: round {round}/{}: {} {} at {rate}/s …", args.rounds, mode.id(), system.id());
+                    let mut phase = open_loop(senders.of(system), mode, rate, warmup, Duration::from_secs(args.duration), &watched).await?;
+                    phase.system = system;
+                    phase.round = round;
+                    phases.push(phase);
                 }
-                eprintln!("brain-load: {} {} at {rate}/s …", mode.id(), system.id());
-                let mut phase = open_loop(senders.of(system), mode, rate, warmup, Duration::from_secs(args.duration), &watched).await?;
-                phase.system = system;
-                phases.push(phase);
             }
         }
     }
@@ -610,8 +622,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     if !args.no_sweep {
         for system in SYSTEMS {
             let mut rate = rates.last().copied().unwrap_or(1000);
-            let within = |phases: &[Phase], rate: u32| phases.iter().any(|p| p.system == system && p.mode == Mode::Unary && p.rate == rate && p.within(args.p99_limit_ms));
-            while within(&phases, rate) && rate < args.max_rate {
+            while within_at(&phases, system, rate, args.p99_limit_ms) && rate < args.max_rate {
                 rate = ((f64::from(rate) * args.sweep_step).round() as u32).min(args.max_rate);
                 settle(&watched).await;
                 eprintln!("brain-load: sweep unary {} at {rate}/s …", system.id());
@@ -630,8 +641,9 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     }
     let summary = Summary::of(&phases, args.p99_limit_ms);
     println!(
-        "brain-load gateway: rates={} duration={} s warmup={} s upstream_delay={} ms stream={} chunks every {} ms sweep={} p99_limit={} ms cpus={}",
+        "brain-load gateway: rates={} rounds={} duration={} s warmup={} s upstream_delay={} ms stream={} chunks every {} ms sweep={} p99_limit={} ms cpus={}",
         rates.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
+        args.rounds,
         args.duration,
         args.warmup,
         args.upstream_delay_ms,
@@ -649,7 +661,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         println!("{line}");
     }
     for phase in phases.iter().filter(|p| p.errors > 0) {
-        notes.push(format!("{} {} {}/s: {} errors, first: {}", phase.mode.id(), phase.system.id(), phase.rate, phase.errors, phase.first_error.as_deref().unwrap_or("?")));
+        notes.push(format!("{} {} {}/s round {}: {} errors, first: {}", phase.mode.id(), phase.system.id(), phase.rate, phase.round, phase.errors, phase.first_error.as_deref().unwrap_or("?")));
     }
     if phases.iter().any(|p| p.errors > 0) {
         notes.push(format!("brain log ends: {log_tail}"));
@@ -661,7 +673,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         "benchmark": "gateway",
         "unix_time": SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
         "params": {
-            "rates": rates, "duration_s": args.duration, "warmup_s": args.warmup, "upstream_delay_ms": args.upstream_delay_ms,
+            "rates": rates, "rounds": args.rounds, "duration_s": args.duration, "warmup_s": args.warmup, "upstream_delay_ms": args.upstream_delay_ms,
             "stream_chunks": args.stream_chunks, "chunk_gap_ms": args.chunk_gap_ms, "stream": !args.no_stream, "sweep": !args.no_sweep,
             "sweep_step": args.sweep_step, "max_rate": args.max_rate, "sweep_duration_s": args.sweep_duration, "p99_limit_ms": args.p99_limit_ms,
             "max_concurrency": args.max_concurrency, "model": MODEL, "tenant": TENANT,
@@ -677,8 +689,24 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------
 // Output
 
-fn find(phases: &[Phase], system: System, mode: Mode, rate: u32) -> Option<&Phase> {
-    phases.iter().find(|p| p.system == system && p.mode == mode && p.rate == rate)
+fn find(phases: &[Phase], system: System, mode: Mode, rate: u32, round: u32) -> Option<&Phase> {
+    phases.iter().find(|p| p.system == system && p.mode == mode && p.rate == rate && p.round == round)
+}
+
+/// Whether `system` kept the limit at `rate` (unary) in most of its phases there.
+fn within_at(phases: &[Phase], system: System, rate: u32, limit_ms: f64) -> bool {
+    let at: Vec<&Phase> = phases.iter().filter(|p| p.system == system && p.mode == Mode::Unary && p.rate == rate).collect();
+    !at.is_empty() && 2 * at.iter().filter(|p| p.within(limit_ms)).count() > at.len()
+}
+
+/// Median over rounds of `figure(gateway) − figure(direct)` within each round.
+fn median_added(phases: &[Phase], mode: Mode, figure: impl Fn(&Phase) -> Option<f64>) -> Option<f64> {
+    let per_round: Vec<f64> = phases
+        .iter()
+        .filter(|g| g.system == System::Gateway && g.mode == mode && g.rate == GOAL_RATE && !g.sweep)
+        .filter_map(|g| added(figure(g), find(phases, System::Direct, mode, GOAL_RATE, g.round).and_then(&figure)))
+        .collect();
+    median(&per_round)
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -692,23 +720,24 @@ fn added(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 fn table(phases: &[Phase]) -> String {
     let mut out = String::new();
     let header = format!(
-        "{:<6} {:>6} {:<12} {:>7} {:>4} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}\n",
-        "mode", "rate/s", "system", "ok", "err", "p50 ms", "p99 ms", "p999 ms", "+p50", "+p99", "+p999", "TTFT p50", "TTFT p99", "lag p99", "brain"
+        "{:<6} {:>6} {:>5} {:<12} {:>7} {:>4} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}\n",
+        "mode", "rate/s", "round", "system", "ok", "err", "p50 ms", "p99 ms", "p999 ms", "+p50", "+p99", "+p999", "TTFT p50", "TTFT p99", "lag p99", "brain"
     );
     out.push_str(&header);
     out.push_str(&"-".repeat(header.chars().count()));
     out.push('\n');
     for p in phases {
-        let direct = find(phases, System::Direct, p.mode, p.rate);
+        let direct = find(phases, System::Direct, p.mode, p.rate, p.round);
         let (a50, a99, a999) = match (p.system, direct) {
             (System::Direct, _) | (_, None) => (String::new(), String::new(), String::new()),
             (_, Some(d)) => (fmt(added(p.p(0.5), d.p(0.5))), fmt(added(p.p(0.99), d.p(0.99))), fmt(added(p.p(0.999), d.p(0.999)))),
         };
         let stream = p.mode == Mode::Stream;
         let line = format!(
-            "{:<6} {:>6} {:<12} {:>7} {:>4} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
+            "{:<6} {:>6} {:>5} {:<12} {:>7} {:>4} {:>7} {:>7} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>6}",
             if p.sweep { "sweep" } else { p.mode.id() },
             p.rate,
+            if p.sweep { String::new() } else { p.round.to_string() },
             p.system.id(),
             p.ok,
             p.errors,
@@ -742,22 +771,21 @@ struct Summary {
 
 impl Summary {
     fn of(phases: &[Phase], limit_ms: f64) -> Self {
-        let at = |system, mode| find(phases, system, mode, GOAL_RATE);
-        let (d, g) = (at(System::Direct, Mode::Unary), at(System::Gateway, Mode::Unary));
-        let (ds, gs) = (at(System::Direct, Mode::Stream), at(System::Gateway, Mode::Stream));
         let max_rate = SYSTEMS
             .iter()
             .map(|&system| {
-                let mine: Vec<&Phase> = phases.iter().filter(|p| p.system == system && p.mode == Mode::Unary).collect();
-                let best = mine.iter().filter(|p| p.within(limit_ms)).map(|p| p.rate).max();
-                let bounded = mine.iter().any(|p| !p.within(limit_ms) && best.is_none_or(|b| p.rate > b));
+                let mut rates: Vec<u32> = phases.iter().filter(|p| p.system == system && p.mode == Mode::Unary).map(|p| p.rate).collect();
+                rates.sort_unstable();
+                rates.dedup();
+                let best = rates.iter().copied().filter(|&r| within_at(phases, system, r, limit_ms)).max();
+                let bounded = rates.iter().any(|&r| !within_at(phases, system, r, limit_ms) && best.is_none_or(|b| r > b));
                 (system, best, bounded)
             })
             .collect();
         Self {
-            p50_added: added(g.and_then(|p| p.p(0.5)), d.and_then(|p| p.p(0.5))),
-            p99_added: added(g.and_then(|p| p.p(0.99)), d.and_then(|p| p.p(0.99))),
-            ttft_p99_added: added(gs.and_then(|p| p.ttft(0.99)), ds.and_then(|p| p.ttft(0.99))),
+            p50_added: median_added(phases, Mode::Unary, |p| p.p(0.5)),
+            p99_added: median_added(phases, Mode::Unary, |p| p.p(0.99)),
+            ttft_p99_added: median_added(phases, Mode::Stream, |p| p.ttft(0.99)),
             max_rate,
             limit_ms,
         }
@@ -780,9 +808,9 @@ impl Summary {
             None => format!("not measured (needs {GOAL_RATE}/s in --rates)"),
         };
         let mut out = vec![
-            format!("added p50 at {GOAL_RATE}/s (gateway − direct): {}", verdict(self.p50_added, GOAL_P50_ADDED_MS)),
-            format!("added p99 at {GOAL_RATE}/s (gateway − direct): {}", verdict(self.p99_added, GOAL_P99_ADDED_MS)),
-            format!("added TTFT p99 at {GOAL_RATE}/s, streaming (gateway − direct): {}", verdict(self.ttft_p99_added, GOAL_TTFT_P99_ADDED_MS)),
+            format!("added p50 at {GOAL_RATE}/s (gateway − direct, median of rounds): {}", verdict(self.p50_added, GOAL_P50_ADDED_MS)),
+            format!("added p99 at {GOAL_RATE}/s (gateway − direct, median of rounds): {}", verdict(self.p99_added, GOAL_P99_ADDED_MS)),
+            format!("added TTFT p99 at {GOAL_RATE}/s, streaming (gateway − direct, median of rounds): {}", verdict(self.ttft_p99_added, GOAL_TTFT_P99_ADDED_MS)),
         ];
         let rates: Vec<String> = SYSTEMS
             .iter()

@@ -18,7 +18,7 @@ use crate::brainproc::{self, Brain};
 use crate::bus::{cpus, filesystem_of};
 use crate::clients::{self, LoadData};
 use crate::cpu;
-use crate::report::{Sample, new_histogram, round};
+use crate::report::{Sample, median, new_histogram, round};
 use crate::textile;
 use anyhow::{Context, anyhow, bail, ensure};
 use brain_proto::common::v1::{DatasetRef, PageRequest};
@@ -800,17 +800,6 @@ fn table(measured: &[Measured]) -> String {
 fn round_ratios(measured: &[Measured], m: &Measured) -> Vec<f64> {
     let Some(base) = m.system.baseline().and_then(|(b, _)| measured.iter().find(|x| x.system == b)) else { return Vec::new() };
     m.phases.iter().zip(&base.phases).map(|(p, b)| p.reads_per_s() / b.reads_per_s().max(1e-9)).collect()
-}
-
-fn median(values: &[f64]) -> Option<f64> {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(sorted[n / 2]),
-        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
-    }
 }
 
 /// Reads/s of every round, with each round's ratio against the same round's baseline and

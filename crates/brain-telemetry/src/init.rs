@@ -1,7 +1,8 @@
 use crate::metrics::PrometheusReader;
 use brain_config::LogFormat;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::{Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use opentelemetry_sdk::{Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator};
 use std::io::IsTerminal;
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
@@ -74,6 +75,11 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
     let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
     let prometheus = PrometheusReader::new();
     let mut meter_builder = SdkMeterProvider::builder().with_resource(resource).with_reader(prometheus.clone());
+    if !otlp {
+        // Nothing would receive the spans: keep their contexts (ids still propagate, sampled
+        // callers are still followed) but do not record root spans.
+        tracer_builder = tracer_builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+    }
     if otlp {
         let spans = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()

@@ -80,6 +80,11 @@ impl EmbeddedSubscription {
             let (topic, partition) = self.owned[index].clone();
             let key = (topic.name.clone(), partition);
             let from = self.positions.get(&key).copied().unwrap_or(0);
+            // Any append wakes every member: skip the trip to a blocking thread when this
+            // partition has nothing new.
+            if topic.partition(partition).is_some_and(|p| p.end_offset() <= from) {
+                continue;
+            }
             let events = read_partition(topic, partition, from, FETCH_MAX).await?;
             if let Some(last) = events.last() {
                 self.positions.insert(key, last.position.offset + 1);

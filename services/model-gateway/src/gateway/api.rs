@@ -13,7 +13,6 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brain_auth::Principal;
-use futures::StreamExt;
 use tracing::Instrument;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -290,15 +289,15 @@ async fn proxy_checked(gateway: &Gateway, caller: &Principal, request: ProxyRequ
     let status = StatusCode::from_u16(answer.response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let bytes = answer.response.bytes().await;
     drop(answer.permit);
-    let value = match bytes.map(|b| serde_json::from_slice::<Value>(&b)) {
-        Ok(Ok(value)) => value,
+    // The answer goes back byte for byte; only its `usage` is read.
+    let (body, used) = match bytes.map(|b| openai::usage_of(&b).map(|used| (b, used))) {
+        Ok(Ok(read)) => read,
         outcome => {
             gateway.settle(reservation, None).await;
-            let reason = if outcome.is_err() { "broke off its answer".to_owned() } else { format!("answered {status} with a body that is not JSON") };
+            let reason = if outcome.is_err() { "broke off its answer".to_owned() } else { format!("answered {status} with a body that is not a JSON object") };
             return OpenAiError::upstream(format!("the upstream {reason}")).into_response();
         }
     };
-    let used = openai::usage(&value);
     if let Some((prompt, completion)) = used {
         (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (prompt, completion, true);
     }
@@ -308,7 +307,7 @@ async fn proxy_checked(gateway: &Gateway, caller: &Principal, request: ProxyRequ
     metered.latency = started.elapsed();
     record_usage(&span, &metered);
     gateway.meter.record(caller, &metered);
-    let mut response = (status, axum::Json(value)).into_response();
+    let mut response = (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
     decorate(&mut response, &route, decision.as_str());
     response
 }
@@ -324,39 +323,13 @@ fn decorate(response: &mut Response, route: &ModelRoute, guardrail: &'static str
 
 /// Server-sent events passed through as they arrive; the usage chunk (if the caller asked for
 /// one with `stream_options.include_usage`) is read on the way for metering.
-#[allow(clippy::too_many_arguments)] // one request's whole state, handed to the task that streams it
-fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant, span: tracing::Span) -> Response {
+#[allow(clippy::too_many_arguments)] // one request's whole state, handed to the body that streams it
+fn stream_through(gateway: Gateway, caller: Principal, metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant, span: tracing::Span) -> Response {
     let guardrail = metered.guardrail;
     let Answer { response, permit, .. } = answer;
-    let mut tap = UsageTap::default();
-    let mut upstream = response.bytes_stream();
-    let body = async_stream_body(move |sender| async move {
-        while let Some(chunk) = upstream.next().await {
-            match chunk {
-                Ok(bytes) => {
-                    tap.feed(&bytes);
-                    if sender.send(Ok(bytes)).await.is_err() {
-                        break; // the caller went away
-                    }
-                }
-                Err(error) => {
-                    let _ = sender.send(Err(std::io::Error::other(format!("upstream stream broke off: {error}")))).await;
-                    metered.status = 502;
-                    break;
-                }
-            }
-        }
-        drop(permit);
-        if let Some((prompt, completion)) = tap.usage {
-            (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (prompt, completion, true);
-        }
-        // Without a usage chunk the whole reservation stays charged.
-        gateway.settle(reservation, tap.usage.map(|(p, c)| p + c)).await;
-        metered.latency = started.elapsed();
-        record_usage(&span, &metered);
-        gateway.meter.record(&caller, &metered);
-    });
-    let mut response = Response::new(body);
+    let settlement = Settlement { gateway, caller, metered, reservation, started, span, permit };
+    let stream = MeteredStream { upstream: Box::pin(response.bytes_stream()), tap: UsageTap::default(), settlement: Some(settlement) };
+    let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -364,15 +337,77 @@ fn stream_through(gateway: Gateway, caller: Principal, mut metered: Metered, rou
     response
 }
 
-/// A body fed by a task, so the stream is forwarded even if nobody polls the metering.
-fn async_stream_body<F, Fut>(produce: F) -> Body
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (sender, receiver) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(produce(sender));
-    Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receiver))
+/// The upstream's event stream as the caller's body, chunk for chunk in the caller's own
+/// task (no hand-over per chunk). Each chunk is tapped for usage; when the stream ends, breaks
+/// off, or the caller goes away (the body is dropped), the request is settled and metered once.
+struct MeteredStream {
+    upstream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    tap: UsageTap,
+    settlement: Option<Settlement>,
+}
+
+/// What a streamed request still owes when its stream is over.
+struct Settlement {
+    gateway: Gateway,
+    caller: Principal,
+    metered: Metered,
+    reservation: Reservation,
+    started: Instant,
+    span: tracing::Span,
+    /// The endpoint slot, held until the stream is over.
+    permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl MeteredStream {
+    fn settle(&mut self, broke_off: bool) {
+        let Some(Settlement { gateway, caller, mut metered, reservation, started, span, permit }) = self.settlement.take() else { return };
+        drop(permit);
+        let usage = self.tap.usage;
+        if broke_off {
+            metered.status = 502;
+        }
+        if let Some((prompt, completion)) = usage {
+            (metered.prompt_tokens, metered.completion_tokens, metered.usage_reported) = (prompt, completion, true);
+        }
+        metered.latency = started.elapsed();
+        record_usage(&span, &metered);
+        gateway.meter.record(&caller, &metered);
+        // Without a usage chunk the whole reservation stays charged. (No runtime: the process
+        // is going down, and the in-memory counters with it.)
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { gateway.settle(reservation, usage.map(|(p, c)| p + c)).await });
+        }
+    }
+}
+
+impl futures::Stream for MeteredStream {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        match self.upstream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(bytes))) => {
+                self.tap.feed(&bytes);
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Poll::Ready(Some(Err(error))) => {
+                self.settle(true);
+                Poll::Ready(Some(Err(std::io::Error::other(format!("upstream stream broke off: {error}")))))
+            }
+            Poll::Ready(None) => {
+                self.settle(false);
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for MeteredStream {
+    fn drop(&mut self) {
+        // The caller went away mid-stream: what was used so far is still settled and metered.
+        self.settle(false);
+    }
 }
 
 /// Finds the last `usage` object in an SSE stream without holding the stream.
@@ -385,7 +420,7 @@ struct UsageTap {
 impl UsageTap {
     fn feed(&mut self, bytes: &[u8]) {
         for data in self.events.feed(bytes) {
-            if let Some(usage) = serde_json::from_str::<Value>(&data).ok().as_ref().and_then(openai::usage) {
+            if let Ok(Some(usage)) = openai::usage_of(data.as_bytes()) {
                 self.usage = Some(usage);
             }
         }

@@ -6,7 +6,7 @@
 
 use super::balance::SmoothWeighted;
 use super::breaker::{Breaker, BreakerPolicy};
-use super::openai::{OpenAiError, ProxyRequest};
+use super::openai::{OpenAiError, Operation, ProxyRequest};
 use crate::registry::{Endpoint, ModelRoute};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 struct EndpointState {
     breaker: Mutex<Breaker>,
     permits: Arc<Semaphore>,
+    /// The endpoint's chat, completion and embedding URLs, parsed once (`None`: not a URL).
+    urls: [Option<reqwest::Url>; 3],
 }
 
 /// An upstream's answer, and the endpoint slot it occupies until dropped.
@@ -60,6 +62,7 @@ impl Upstreams {
                 Arc::new(EndpointState {
                     breaker: Mutex::new(Breaker::new(self.policy)),
                     permits: Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize)),
+                    urls: Operation::ALL.map(|operation| reqwest::Url::parse(&operation_address(&endpoint.url, operation)).ok()),
                 })
             })
             .clone()
@@ -91,7 +94,7 @@ impl Upstreams {
                 continue;
             }
             let Ok(permit) = state.permits.clone().try_acquire_owned() else { continue };
-            match self.call(endpoint, request).await {
+            match self.call(endpoint, state, request).await {
                 Ok(response) if response.status().is_server_error() || response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
                     failures.push(format!("{}: {}", endpoint_name(index), response.status()));
                     record(state, false);
@@ -113,9 +116,13 @@ impl Upstreams {
         }
     }
 
-    async fn call(&self, endpoint: &Endpoint, request: &ProxyRequest) -> Result<reqwest::Response, reqwest::Error> {
-        let url = format!("{}/{}", endpoint.url.trim_end_matches('/'), request.operation.path());
-        let mut call = self.http.post(url).json(&request.body);
+    async fn call(&self, endpoint: &Endpoint, state: &EndpointState, request: &ProxyRequest) -> Result<reqwest::Response, reqwest::Error> {
+        let mut call = match &state.urls[request.operation.index()] {
+            Some(url) => self.http.post(url.clone()),
+            // Not a URL: the client says so, as for any bad address.
+            None => self.http.post(operation_address(&endpoint.url, request.operation)),
+        };
+        call = call.json(&request.body);
         if !request.stream {
             call = call.timeout(endpoint.request_timeout().unwrap_or(DEFAULT_TIMEOUT));
         }
@@ -125,6 +132,11 @@ impl Upstreams {
         }
         call.send().await
     }
+}
+
+/// `{base}/{path}` of an operation.
+fn operation_address(base: &str, operation: Operation) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), operation.path())
 }
 
 /// How long an active health probe may take.

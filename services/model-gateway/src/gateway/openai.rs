@@ -16,6 +16,17 @@ pub enum Operation {
 }
 
 impl Operation {
+    pub const ALL: [Self; 3] = [Self::Chat, Self::Completion, Self::Embedding];
+
+    /// Position in [`Self::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Self::Chat => 0,
+            Self::Completion => 1,
+            Self::Embedding => 2,
+        }
+    }
+
     /// The path under an endpoint's base URL.
     pub fn path(self) -> &'static str {
         match self {
@@ -165,6 +176,18 @@ pub fn usage(body: &Value) -> Option<(u64, u64)> {
     Some((prompt, usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0)))
 }
 
+/// Just the `usage` member of an answer or stream chunk: the rest is checked for syntax but
+/// never built into a document. `Err` when the bytes are not a JSON object.
+pub fn usage_of(json: &[u8]) -> Result<Option<(u64, u64)>, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct UsageMember {
+        #[serde(default)]
+        usage: Option<Value>,
+    }
+    let member: UsageMember = serde_json::from_slice(json)?;
+    Ok(member.usage.and_then(|usage| self::usage(&json!({ "usage": usage }))))
+}
+
 /// The `data:` payloads of a server-sent event stream, across chunk boundaries.
 #[derive(Default)]
 pub struct SseData {
@@ -237,5 +260,10 @@ mod tests {
         assert_eq!(usage(&json!({"usage": {"prompt_tokens": 12, "completion_tokens": 30, "total_tokens": 42}})), Some((12, 30)));
         assert_eq!(usage(&json!({"usage": {"prompt_tokens": 7}})), Some((7, 0)), "embeddings report prompt tokens only");
         assert_eq!(usage(&json!({})), None);
+        let answer = br#"{"id":"c1","choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":12,"completion_tokens":30}}"#;
+        assert_eq!(usage_of(answer).unwrap(), Some((12, 30)));
+        assert_eq!(usage_of(br#"{"choices":[],"usage":null}"#).unwrap(), None, "stream chunks carry usage: null");
+        assert!(usage_of(b"{\"choices\": [").is_err(), "a truncated answer is not JSON");
+        assert!(usage_of(b"[1, 2]").is_err(), "an answer is an object");
     }
 }
