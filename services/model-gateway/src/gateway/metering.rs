@@ -181,3 +181,72 @@ impl MeterPublisher {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_auth::AuthMethod;
+    use brain_bus::{BusSettings, EmbeddedLog};
+
+    fn key_holder() -> Principal {
+        Principal {
+            tenant: "91330100MA27XKQ717".into(),
+            subject: Subject::ApiKey { id: "key-1".into(), name: "ci".into() },
+            roles: Default::default(),
+            scope: None,
+            method: AuthMethod::ApiKey,
+            session_id: None,
+        }
+    }
+
+    fn metered(tokens: u64) -> Metered {
+        Metered { model: "textile-qa".into(), prompt_tokens: tokens, completion_tokens: 1, usage_reported: true, status: 200, guardrail: "allow", ..Metered::default() }
+    }
+
+    async fn on_bus(bus: &EmbeddedLog) -> Vec<UsageEvent> {
+        let mut events = Vec::new();
+        for partition in 0..16 {
+            if let Ok(delivered) = bus.read("usage", partition, 0, usize::MAX).await {
+                events.extend(delivered.iter().map(|d| UsageEvent::decode(d.payload.as_slice()).unwrap()));
+            }
+        }
+        events
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_usage_reaches_the_bus_and_the_rest_is_published_when_requests_are_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let bus = Arc::new(EmbeddedLog::open(dir.path(), BusSettings::from(&brain_config::BusConfig::default())).unwrap());
+        let (meter, publisher) = Meter::new(bus.clone(), "usage".into());
+        let requests_done = CancellationToken::new();
+        let publishing = tokio::spawn(publisher.run(requests_done.clone()));
+
+        meter.record(&key_holder(), &metered(10));
+        // Published within a window or two, without anyone waiting for it.
+        let mut seen = Vec::new();
+        for _ in 0..100 {
+            seen = on_bus(&bus).await;
+            if !seen.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen.len(), 1);
+        assert_eq!((seen[0].tenant_id.as_str(), seen[0].quantity), ("91330100MA27XKQ717", 11.0));
+        assert_eq!(seen[0].attributes["api_key"], "key-1");
+
+        // A burst recorded just before the listeners drain is published before the run ends.
+        for tokens in 0..500 {
+            meter.record(&key_holder(), &metered(tokens));
+        }
+        requests_done.cancel();
+        tokio::time::timeout(Duration::from_secs(10), publishing).await.unwrap().unwrap();
+        let all = on_bus(&bus).await;
+        assert_eq!(all.len(), 501);
+        let ids: std::collections::BTreeSet<&str> = all.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids.len(), 501, "every request has its own event id");
+
+        // After the publisher stopped, a late record is dropped, not blocked on.
+        meter.record(&key_holder(), &metered(1));
+    }
+}
