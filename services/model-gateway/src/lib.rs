@@ -47,6 +47,7 @@ impl ModelGateway {
         let registry = registry::Registry::new(store, audit);
         let upstreams = gateway::forward::Upstreams::new(gateway::breaker::BreakerPolicy::default())
             .map_err(|e| RuntimeError::Service { service: "model-gateway", reason: e.message })?;
+        gateway::metrics::touch();
         let (meter, publisher) = gateway::metering::Meter::new(ctx.bus()?.clone(), ctx.topics.name(brain_bus::topics::USAGE_EVENTS));
         let quota = gateway::quota::Quota::new(ctx.cache()?.clone());
         let limits = Arc::new(gateway::quota::LimitTable::new(&ctx.config.model_gateway.limits));
