@@ -300,3 +300,47 @@ async fn the_guardrail_allows_masks_reroutes_and_blocks_by_grade_and_records_it(
     assert_eq!(decisions, ["mask", "reroute", "block"], "{entries}");
     assert!(!entries.to_string().contains(&id_card) && !entries.to_string().contains("13812345678"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_the_caller_abandons_is_metered_and_frees_its_endpoint_slot() {
+    let data = tempfile::tempdir().unwrap();
+    let brain = brain_up(data.path());
+    let http = brain.http.as_str();
+    let admin = platform_admin(http).await;
+    // One request at a time: a slot the abandoned stream kept would refuse the next request.
+    let models = format!("{http}/api/v1/models");
+    let model = json!({"name": "textile-qa", "level": "foundation", "description": "textile Q&A",
+        "version": {"version": "1", "endpoints": [{"url": mock_upstream().await, "location": "on_premise", "max_concurrency": 1}]}});
+    assert_eq!(admin.http.post(&models).json(&model).send().await.unwrap().status(), 201);
+    for stage in ["staging", "production"] {
+        let promoted = admin.http.post(format!("{models}/textile-qa/versions/1/promote")).json(&json!({"stage": stage})).send().await.unwrap();
+        assert_eq!(promoted.status(), 200);
+    }
+    let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
+    let ask = json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}], "stream": true});
+
+    // Read the first chunk (the mock sends the rest 150 ms apart), then hang up.
+    let mut response = weaver.http.post(format!("{http}/v1/chat/completions")).json(&ask).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let first = response.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("库存"), "{first:?}");
+    drop(response);
+
+    // The slot is free again: the next request is answered, not refused as over the limit.
+    let next = eventually(Duration::from_secs(5), "the endpoint slot released", || async {
+        let answer = weaver.http.post(format!("{http}/v1/chat/completions")).json(&json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}]})).send().await.ok()?;
+        (answer.status() == 200).then_some(answer)
+    })
+    .await;
+    assert_eq!(next.json::<Value>().await.unwrap()["usage"]["total_tokens"], 18);
+
+    // Both requests are metered: the abandoned one without reported usage (no usage chunk
+    // reached the gateway), the unary one with its 18 tokens.
+    let usage_url = format!("{http}/api/v1/tenants/{TENANT}/usage");
+    eventually(Duration::from_secs(20), "both requests metered", || async {
+        let usage: Value = weaver.http.get(&usage_url).send().await.ok()?.json().await.ok()?;
+        let total = usage["totals"].as_array()?.iter().find(|t| t["kind"] == "model_tokens")?.clone();
+        (total["events"] == 2 && total["quantity"] == 18.0).then_some(())
+    })
+    .await;
+}
