@@ -10,6 +10,32 @@ use std::time::{Duration, Instant};
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Where a benchmark finds the brain and keeps its files (flattened into each benchmark's
+/// arguments).
+#[derive(clap::Args, Clone, Debug)]
+pub struct BrainRun {
+    /// The brain binary (default: $CARGO_TARGET_DIR/release/brain, else next to brain-load).
+    #[arg(long)]
+    pub brain_bin: Option<PathBuf>,
+    /// Directory for data directories, SQLite files and logs — on the disk you care about:
+    /// what the brain syncs lands there (default: the system's temporary directory).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Keep data directories and logs (their path is printed).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl BrainRun {
+    pub fn binary(&self) -> anyhow::Result<PathBuf> {
+        brain_binary(self.brain_bin.as_deref())
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
 /// The `brain` binary: `--brain-bin`, else `$CARGO_TARGET_DIR/release/brain`, else the
 /// `brain` next to this executable (`target/release/brain-load` → `target/release/brain`).
 pub fn brain_binary(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {

@@ -31,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use axum::serve::ListenerExt as _;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -110,15 +109,8 @@ pub struct GatewayArgs {
     /// The endpoint's max_concurrency in the registry.
     #[arg(long, default_value_t = 1024)]
     max_concurrency: u32,
-    /// The brain binary (default: $CARGO_TARGET_DIR/release/brain, else next to brain-load).
-    #[arg(long)]
-    brain_bin: Option<PathBuf>,
-    /// Directory for the brain's data directory and logs.
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Keep the data directory and logs (their path is printed).
-    #[arg(long)]
-    keep: bool,
+    #[command(flatten)]
+    run: brainproc::BrainRun,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -591,8 +583,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     ensure!(args.duration > 0 && args.sweep_duration > 0, "--duration and --sweep-duration must be positive");
     ensure!(args.sweep_step > 1.0, "--sweep-step must be above 1");
     ensure!(args.rounds > 0, "--rounds must be positive");
-    let binary = brainproc::brain_binary(args.brain_bin.as_deref())?;
-    let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let binary = args.run.binary()?;
+    let dir = args.run.dir();
     let work = tempfile::Builder::new().prefix("brain-load-gateway-").tempdir_in(&dir).with_context(|| format!("temp dir in {}", dir.display()))?;
     let mut notes: Vec<String> = vec![format!(
         "the load generator, the mock upstream, the pass-through and the brain share this machine's {} cores (nothing is pinned): every figure includes the generator's own cost, the same for each system",
@@ -648,7 +640,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
 
     let log_tail = brain.log_tail(5);
     let stopped = brain.stop().await.context("stopping the brain");
-    if args.keep {
+    if args.run.keep {
         notes.push(format!("kept {}", work.keep().display()));
     }
     let summary = Summary::of(&phases, args.p99_limit_ms);

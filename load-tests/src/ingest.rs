@@ -71,15 +71,8 @@ pub struct IngestArgs {
     /// database `brain_load_<id>` is created on it and dropped afterwards.
     #[arg(long, env = "BRAIN_TEST_POSTGRES")]
     postgres: Option<String>,
-    /// The brain binary (default: $CARGO_TARGET_DIR/release/brain, else next to brain-load).
-    #[arg(long)]
-    brain_bin: Option<PathBuf>,
-    /// Directory for data directories, SQLite files and logs (on the disk you care about).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Keep data directories and logs (their path is printed).
-    #[arg(long)]
-    keep: bool,
+    #[command(flatten)]
+    run: brainproc::BrainRun,
     /// Tenant of the records (default: the demo's operating centre).
     #[arg(long)]
     tenant: Option<String>,
@@ -165,10 +158,10 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     eprintln!("brain-load: generating {} records …", warmup + args.records);
     let tenant = args.tenant.clone().unwrap_or_else(crate::textile::operator_tenant);
     let data = Arc::new(LoadData::production_output(warmup + args.records, args.seed, &tenant, end)?);
-    let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let dir = args.run.dir();
     let filesystem = filesystem_of(&dir);
     let external = args.url.is_some() || args.grpc.is_some();
-    let brain = if external { None } else { brainproc::brain_binary(args.brain_bin.as_deref()).map_err(|e| eprintln!("brain-load: {e:#}")).ok() };
+    let brain = if external { None } else { args.run.binary().map_err(|e| eprintln!("brain-load: {e:#}")).ok() };
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
     let plan = Plan {
         records: args.records,
@@ -179,7 +172,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
         data,
         brain: brain.clone(),
         dir: dir.clone(),
-        keep: args.keep,
+        keep: args.run.keep,
         run_id: format!("{}x{:x}", std::process::id(), millis % 0xffff_ffff),
         landing_timeout: Duration::from_secs(args.landing_timeout),
         http: reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?,

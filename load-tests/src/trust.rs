@@ -28,7 +28,7 @@ use prost::Message as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 use tonic::metadata::AsciiMetadataValue;
@@ -74,16 +74,8 @@ pub struct TrustArgs {
     /// Leave out the read under a grant.
     #[arg(long)]
     no_grant: bool,
-    /// The brain binary (default: $CARGO_TARGET_DIR/release/brain, else next to brain-load).
-    #[arg(long)]
-    brain_bin: Option<PathBuf>,
-    /// Directory for the brains' data directories and logs (on the disk you care about:
-    /// the grant read commits a ledger entry per read).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-    /// Keep data directories and logs (their path is printed).
-    #[arg(long)]
-    keep: bool,
+    #[command(flatten)]
+    run: brainproc::BrainRun,
     /// Seed of the generated cluster the records come from.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
@@ -647,8 +639,8 @@ impl Measured {
 pub async fn run(args: TrustArgs) -> anyhow::Result<()> {
     ensure!(args.concurrency > 0 && args.duration > 0 && args.rounds > 0, "--concurrency, --duration and --rounds must be positive");
     ensure!(args.page_size > 0 && u64::from(args.page_size) <= args.records, "--page-size must be between 1 and --records");
-    let binary = brainproc::brain_binary(args.brain_bin.as_deref())?;
-    let dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let binary = args.run.binary()?;
+    let dir = args.run.dir();
     let filesystem = filesystem_of(&dir);
     let work = tempfile::Builder::new().prefix("brain-load-trust-").tempdir_in(&dir).with_context(|| format!("temp dir in {}", dir.display()))?;
     let data = LoadData::production_output(args.records, args.seed, OWNER_TENANT, chrono::Utc::now().date_naive())?;
@@ -691,7 +683,7 @@ pub async fn run(args: TrustArgs) -> anyhow::Result<()> {
     }
 
     let stopped = [off.brain.stop().await.context("stopping the trust-off brain"), on.brain.stop().await.context("stopping the trust-on brain")];
-    if args.keep {
+    if args.run.keep {
         notes.push(format!("kept {}", work.keep().display()));
     }
 
