@@ -170,6 +170,12 @@ async fn completion(State(mock): State<Mock>, body: Bytes) -> Response {
     .into_response()
 }
 
+/// The model list, which the gateway's active health probe asks for: without it the probe
+/// fails and, with no traffic to outweigh it, the endpoint's breaker opens between phases.
+async fn models() -> axum::Json<Value> {
+    axum::Json(json!({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 1_767_225_600, "owned_by": "bench"}]}))
+}
+
 #[derive(Clone)]
 struct PassThrough {
     client: reqwest::Client,
@@ -222,7 +228,10 @@ impl Drop for Upstream {
 async fn start_upstream(mock: Mock) -> anyhow::Result<Upstream> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("mock-upstream").enable_all().build()?;
     let started = runtime.spawn(async {
-        let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(completion)).with_state(mock);
+        let app = axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(completion))
+            .route("/v1/models", axum::routing::get(models))
+            .with_state(mock);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mock_url = format!("http://{}/v1", listener.local_addr()?);
         // Small SSE chunks must not wait for the peer's delayed ACK (Nagle).

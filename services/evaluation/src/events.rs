@@ -20,7 +20,7 @@ pub(crate) const CONSUMER: &str = "evaluation.usage";
 /// Most events summed in one transaction.
 const BATCH_MAX: usize = 512;
 /// How long a batch waits for more events once it has one: the delay of usage totals.
-const BATCH_LINGER: Duration = Duration::from_millis(20);
+const BATCH_LINGER: Duration = Duration::from_millis(100);
 
 pub(crate) async fn meter_usage(bus: Arc<dyn EventBus>, topic: &str, usage: UsageStore, shutdown: CancellationToken) -> Result<(), EvaluationError> {
     let mut subscription = bus.subscribe(CONSUMER, &[topic.to_owned()]).await?;

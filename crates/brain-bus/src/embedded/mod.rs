@@ -209,6 +209,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reads_from_any_offset_cross_buffer_boundaries_and_large_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EmbeddedLog::open(dir.path(), settings(1 << 30)).unwrap();
+        // Sizes around the reader's 64 KiB buffer: small records, one larger than the buffer,
+        // and records that straddle a buffer boundary.
+        let sizes: Vec<usize> = (0..300).map(|i| match i % 50 { 7 => 200 * 1024, 13 => 65 * 1024 - 3, _ => 100 + i * 37 % 900 }).collect();
+        let sent: Vec<Event> = sizes.iter().enumerate().map(|(i, n)| Event::new(b"k".to_vec(), vec![(i % 251) as u8; *n])).collect();
+        log.publish("t", sent.clone()).await.unwrap();
+        for from in [0, 1, 7, 8, 13, 14, 57, 150, 299] {
+            let read = log.read("t", 0, from, usize::MAX).await.unwrap();
+            assert_eq!(read.len(), 300 - from as usize, "from offset {from}");
+            for (delivered, expected) in read.iter().zip(&sent[from as usize..]) {
+                assert_eq!(delivered.payload, expected.payload, "offset {}", delivered.position.offset);
+            }
+            let first = log.read("t", 0, from, 3).await.unwrap();
+            assert_eq!(first.iter().map(|d| d.position.offset).collect::<Vec<_>>(), (from..(from + 3).min(300)).collect::<Vec<_>>());
+        }
+        assert!(log.read("t", 0, 300, 10).await.unwrap().is_empty(), "nothing past the end");
+    }
+
+    #[tokio::test]
     async fn a_torn_tail_is_truncated_and_appends_continue() {
         let dir = tempfile::tempdir().unwrap();
         {

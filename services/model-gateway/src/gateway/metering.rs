@@ -2,7 +2,7 @@
 //! completion tokens as the upstream reported them, latency, status — for evaluation and
 //! billing. Requests only queue their event; one publisher appends the queue in batches, so
 //! no answer waits for the bus and a bus that is down delays events, never answers. A crash
-//! loses at most the events of the last window (~10 ms) — budgets are enforced apart, by
+//! loses at most the events of the last window (~50 ms) — budgets are enforced apart, by
 //! [`super::quota`], so this touches billing totals only.
 
 use brain_auth::{Principal, Subject};
@@ -37,7 +37,7 @@ const QUEUE_MAX: usize = 65_536;
 const BATCH_MAX: usize = 1_024;
 /// Shortest gap between two appends: the events of one window share one append (one fsync on
 /// the embedded log) instead of each request paying its own, and no request waits for it.
-const PUBLISH_EVERY: Duration = Duration::from_millis(10);
+const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 
 /// Hands usage events to the [`MeterPublisher`] without waiting for the bus.
 #[derive(Clone)]

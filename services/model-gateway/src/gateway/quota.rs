@@ -349,6 +349,7 @@ fn utc(local: NaiveDateTime) -> Option<DateTime<Utc>> {
 }
 
 /// The minute, day and month containing `now`, in China Standard Time.
+#[derive(Debug)]
 struct Calendar {
     minute: Window,
     day: Window,
@@ -483,6 +484,8 @@ pub struct Usage {
 #[derive(Clone)]
 pub struct Quota {
     cache: Arc<dyn Cache>,
+    /// The windows of the current minute, built once per minute rather than per request.
+    current: Arc<std::sync::Mutex<Option<(i64, Arc<Calendar>)>>>,
 }
 
 impl std::fmt::Debug for Quota {
@@ -493,7 +496,22 @@ impl std::fmt::Debug for Quota {
 
 impl Quota {
     pub fn new(cache: Arc<dyn Cache>) -> Self {
-        Self { cache }
+        Self { cache, current: Arc::default() }
+    }
+
+    /// The windows containing `now`. China Standard Time is a whole number of minutes off UTC,
+    /// so one UTC minute lies in one minute, day and month: the windows are kept per minute.
+    fn calendar(&self, now: DateTime<Utc>) -> Result<Arc<Calendar>, QuotaError> {
+        let minute = now.timestamp().div_euclid(60);
+        let mut current = self.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, calendar)) = current.as_ref()
+            && *at == minute
+        {
+            return Ok(calendar.clone());
+        }
+        let calendar = Arc::new(Calendar::at(now)?);
+        *current = Some((minute, calendar.clone()));
+        Ok(calendar)
     }
 
     /// Admits a request of `tenant` (made with the API key whose **id** is `api_key`, if any),
@@ -529,7 +547,7 @@ impl Quota {
                 }
             }
         }
-        let calendar = Calendar::at(now)?;
+        let calendar = self.calendar(now)?;
         let rates: Vec<Check> = scopes
             .iter()
             .filter(|(_, limits, _)| limits.requests_per_minute > 0)
@@ -541,7 +559,7 @@ impl Quota {
         let budgets: Vec<Check> = scopes
             .iter()
             .flat_map(|(scope, limits, subject)| {
-                let calendar = &calendar;
+                let calendar = &*calendar;
                 [Period::Day, Period::Month].into_iter().filter(|period| limits.tokens(*period) > 0).map(move |period| {
                     let window = calendar.period(period);
                     Check::new(token_key(subject, period, window), *scope, Kind::Tokens(period), limits.tokens(period), window, now)
@@ -585,7 +603,7 @@ impl Quota {
     /// The counters of a scope (the tenant, or one of its keys) at `now`. Only limited scopes
     /// are counted: an unlimited one reads 0.
     pub async fn usage(&self, tenant: &str, api_key: Option<&str>, now: DateTime<Utc>) -> Result<Usage, QuotaError> {
-        let calendar = Calendar::at(now)?;
+        let calendar = self.calendar(now)?;
         let subject = subject(tenant, api_key);
         let keys = [rate_key(&subject, &calendar.minute), token_key(&subject, Period::Day, &calendar.day), token_key(&subject, Period::Month, &calendar.month)];
         let mut values = [0u64; 3];
