@@ -419,13 +419,19 @@ struct UsageTap {
 
 impl UsageTap {
     fn feed(&mut self, bytes: &[u8]) {
-        for data in self.events.feed(bytes) {
-            if let Ok(Some(usage)) = openai::usage_of(data.as_bytes()) {
-                self.usage = Some(usage);
+        let Self { events, usage } = self;
+        events.for_each_data(bytes, |data| {
+            // Content chunks are most of a stream: only one that names `usage` is parsed.
+            if data.windows(USAGE_MEMBER.len()).any(|w| w == USAGE_MEMBER)
+                && let Ok(Some(reported)) = openai::usage_of(data)
+            {
+                *usage = Some(reported);
             }
-        }
+        });
     }
 }
+
+const USAGE_MEMBER: &[u8] = b"\"usage\"";
 
 #[cfg(test)]
 mod tests {

@@ -199,17 +199,37 @@ impl SseData {
 
     pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
-        for byte in bytes {
-            if *byte == b'\n' {
-                if let Some(data) = self.pending.strip_prefix(b"data:") {
-                    out.push(String::from_utf8_lossy(data.trim_ascii()).into_owned());
-                }
-                self.pending.clear();
-            } else if self.pending.len() < Self::MAX_LINE {
-                self.pending.push(*byte);
-            }
-        }
+        self.for_each_data(bytes, |data| out.push(String::from_utf8_lossy(data).into_owned()));
         out
+    }
+
+    /// Calls `on_data` with each complete `data:` payload (trimmed), without copying lines
+    /// that arrive whole in one chunk; a line split across chunks is kept until its end.
+    pub fn for_each_data(&mut self, mut bytes: &[u8], mut on_data: impl FnMut(&[u8])) {
+        while let Some(end) = bytes.iter().position(|b| *b == b'\n') {
+            let (line, rest) = (&bytes[..end], &bytes[end + 1..]);
+            if self.pending.is_empty() {
+                Self::data_of(line, &mut on_data);
+            } else {
+                self.keep(line);
+                Self::data_of(&self.pending, &mut on_data);
+                self.pending.clear();
+            }
+            bytes = rest;
+        }
+        self.keep(bytes);
+    }
+
+    /// Holds the start of an unfinished line (at most `MAX_LINE` bytes of it).
+    fn keep(&mut self, part: &[u8]) {
+        let room = Self::MAX_LINE.saturating_sub(self.pending.len());
+        self.pending.extend_from_slice(&part[..part.len().min(room)]);
+    }
+
+    fn data_of(line: &[u8], on_data: &mut impl FnMut(&[u8])) {
+        if let Some(data) = line.strip_prefix(b"data:") {
+            on_data(data.trim_ascii());
+        }
     }
 }
 
@@ -253,6 +273,10 @@ mod tests {
         let mut lines = SseData::default();
         assert_eq!(lines.feed(b"data: {\"a\":1}\n\nda"), ["{\"a\":1}"]);
         assert_eq!(lines.feed(b"ta: [DONE]\n\n"), ["[DONE]"]);
+        // A line in three pieces, CRLF line ends, comments and other fields skipped.
+        assert_eq!(lines.feed(b": keep-alive\r\nevent: x\r\ndata: {\"b\""), Vec::<String>::new());
+        assert_eq!(lines.feed(b":"), Vec::<String>::new());
+        assert_eq!(lines.feed(b"2}\r\n\r\ndata: one\ndata:two\n"), ["{\"b\":2}", "one", "two"]);
     }
 
     #[test]
