@@ -348,6 +348,9 @@ fn utc(local: NaiveDateTime) -> Option<DateTime<Utc>> {
     Some(local.checked_sub_signed(CST_OFFSET)?.and_utc())
 }
 
+/// The calendar of one minute since the epoch (UTC).
+type MinuteCalendar = (i64, Arc<Calendar>);
+
 /// The minute, day and month containing `now`, in China Standard Time.
 #[derive(Debug)]
 struct Calendar {
@@ -485,7 +488,7 @@ pub struct Usage {
 pub struct Quota {
     cache: Arc<dyn Cache>,
     /// The windows of the current minute, built once per minute rather than per request.
-    current: Arc<std::sync::Mutex<Option<(i64, Arc<Calendar>)>>>,
+    current: Arc<std::sync::Mutex<Option<MinuteCalendar>>>,
 }
 
 impl std::fmt::Debug for Quota {
