@@ -45,11 +45,12 @@ async fn mock_upstream() -> String {
     url
 }
 
-/// The platform registers `textile-qa` on the mock and puts it in production.
-async fn serve_model(http: &str, admin: &Session, upstream: &str) {
+/// The platform registers `textile-qa` on the mock and puts it in production; the endpoint
+/// takes at most `max_concurrency` requests at once.
+async fn serve_model(http: &str, admin: &Session, upstream: &str, max_concurrency: u32) {
     let models = format!("{http}/api/v1/models");
     let model = json!({"name": "textile-qa", "level": "foundation", "description": "textile Q&A",
-        "version": {"version": "1", "endpoints": [{"url": upstream, "location": "on_premise", "max_concurrency": 16}]}});
+        "version": {"version": "1", "endpoints": [{"url": upstream, "location": "on_premise", "max_concurrency": max_concurrency}]}});
     let created = admin.http.post(&models).json(&model).send().await.unwrap();
     assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
     for stage in ["staging", "production"] {
@@ -72,7 +73,7 @@ async fn the_official_openai_library_works_unchanged_streaming_included() {
     let brain = brain_up(data.path());
     let http = brain.http.as_str();
     let admin = platform_admin(http).await;
-    serve_model(http, &admin, &mock_upstream().await).await;
+    serve_model(http, &admin, &mock_upstream().await, 16).await;
     let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
     let key: Value = weaver.http.post(format!("{http}/api/v1/identity/tenants/{TENANT}/api-keys")).json(&json!({"name": "assistant", "roles": ["enterprise-admin"]})).send().await.unwrap().json().await.unwrap();
     let secret = key["secret"].as_str().unwrap().to_owned();
@@ -195,7 +196,7 @@ async fn a_spent_token_budget_refuses_with_a_retry_hint() {
     let brain = brain_testkit::BrainProcess::spawn(&args, &env).unwrap();
     let http = brain.http.as_str();
     let admin = platform_admin(http).await;
-    serve_model(http, &admin, &mock_upstream().await).await;
+    serve_model(http, &admin, &mock_upstream().await, 16).await;
     let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
     // Each request reserves its prompt (4 characters) and max_tokens (10); the upstream reports 18.
     let ask = json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}], "max_tokens": 10});
@@ -308,14 +309,7 @@ async fn a_stream_the_caller_abandons_is_metered_and_frees_its_endpoint_slot() {
     let http = brain.http.as_str();
     let admin = platform_admin(http).await;
     // One request at a time: a slot the abandoned stream kept would refuse the next request.
-    let models = format!("{http}/api/v1/models");
-    let model = json!({"name": "textile-qa", "level": "foundation", "description": "textile Q&A",
-        "version": {"version": "1", "endpoints": [{"url": mock_upstream().await, "location": "on_premise", "max_concurrency": 1}]}});
-    assert_eq!(admin.http.post(&models).json(&model).send().await.unwrap().status(), 201);
-    for stage in ["staging", "production"] {
-        let promoted = admin.http.post(format!("{models}/textile-qa/versions/1/promote")).json(&json!({"stage": stage})).send().await.unwrap();
-        assert_eq!(promoted.status(), 200);
-    }
+    serve_model(http, &admin, &mock_upstream().await, 1).await;
     let weaver = tenant_user(http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
     let ask = json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}], "stream": true});
 

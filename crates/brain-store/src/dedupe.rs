@@ -95,14 +95,14 @@ impl StoreTx {
             );
             match &mut self.0 {
                 TxInner::Postgres(tx) => {
-                    let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone()));
+                    let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
                     for id in chunk {
                         query = query.bind(consumer.to_owned()).bind((*id).to_owned()).bind(now);
                     }
                     new.extend(query.fetch_all(&mut **tx).await?);
                 }
                 TxInner::Sqlite(tx) => {
-                    let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql.clone()));
+                    let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
                     for id in chunk {
                         query = query.bind(consumer.to_owned()).bind((*id).to_owned()).bind(sqlite_timestamp(&now));
                     }
