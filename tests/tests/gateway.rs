@@ -320,21 +320,28 @@ async fn a_stream_the_caller_abandons_is_metered_and_frees_its_endpoint_slot() {
     assert!(String::from_utf8_lossy(&first).contains("库存"), "{first:?}");
     drop(response);
 
+    // The abandoned stream is metered once the gateway sees the caller gone, without reported
+    // usage (no usage chunk reached the gateway). Its slot is released before it is metered, so
+    // waiting here (not retrying requests, which would be refused and metered too) keeps the
+    // count exact.
+    let usage_url = format!("{http}/api/v1/tenants/{TENANT}/usage");
+    let tokens_metered = |events: u64| {
+        let (weaver, usage_url) = (&weaver, &usage_url);
+        async move {
+            let usage: Value = weaver.http.get(usage_url).send().await.ok()?.json().await.ok()?;
+            let total = usage["totals"].as_array()?.iter().find(|t| t["kind"] == "model_tokens")?.clone();
+            (total["events"] == events).then_some(total["quantity"].as_f64()?)
+        }
+    };
+    let quantity = eventually(Duration::from_secs(20), "the abandoned stream metered", || tokens_metered(1)).await;
+    assert_eq!(quantity, 0.0);
+
     // The slot is free again: the next request is answered, not refused as over the limit.
-    let next = eventually(Duration::from_secs(5), "the endpoint slot released", || async {
-        let answer = weaver.http.post(format!("{http}/v1/chat/completions")).json(&json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}]})).send().await.ok()?;
-        (answer.status() == 200).then_some(answer)
-    })
-    .await;
+    let next = weaver.http.post(format!("{http}/v1/chat/completions")).json(&json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}]})).send().await.unwrap();
+    assert_eq!(next.status(), 200);
     assert_eq!(next.json::<Value>().await.unwrap()["usage"]["total_tokens"], 18);
 
-    // Both requests are metered: the abandoned one without reported usage (no usage chunk
-    // reached the gateway), the unary one with its 18 tokens.
-    let usage_url = format!("{http}/api/v1/tenants/{TENANT}/usage");
-    eventually(Duration::from_secs(20), "both requests metered", || async {
-        let usage: Value = weaver.http.get(&usage_url).send().await.ok()?.json().await.ok()?;
-        let total = usage["totals"].as_array()?.iter().find(|t| t["kind"] == "model_tokens")?.clone();
-        (total["events"] == 2 && total["quantity"] == 18.0).then_some(())
-    })
-    .await;
+    // Both requests are metered: the unary one with its 18 tokens.
+    let quantity = eventually(Duration::from_secs(20), "both requests metered", || tokens_metered(2)).await;
+    assert_eq!(quantity, 18.0);
 }
