@@ -140,8 +140,27 @@ async fn bad_requests_and_bad_upstreams_get_openai_errors() {
     let garbage_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let garbage_url = format!("http://{}/v1", garbage_listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(garbage_listener, garbage).await.unwrap() });
+    // One that starts an event stream and hangs up before its first event.
+    let broken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let broken_url = format!("http://{}/v1", broken.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = broken.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                // Read the whole request (until the client pauses), so closing sends no reset.
+                let mut request = [0u8; 8192];
+                while let Ok(Ok(read)) = tokio::time::timeout(Duration::from_millis(200), socket.read(&mut request)).await {
+                    if read == 0 {
+                        break;
+                    }
+                }
+                let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                let _ = socket.write_all(head).await;
+            });
+        }
+    });
     let models = format!("{http}/api/v1/models");
-    for (name, url, timeout) in [("silent", &silent_url, Some(500)), ("garbage", &garbage_url, None)] {
+    for (name, url, timeout) in [("silent", &silent_url, Some(500)), ("garbage", &garbage_url, None), ("broken", &broken_url, None)] {
         let model = json!({"name": name, "level": "foundation",
             "version": {"version": "1", "endpoints": [{"url": url, "location": "on_premise", "max_concurrency": 4, "request_timeout_ms": timeout}]}});
         assert_eq!(admin.http.post(&models).json(&model).send().await.unwrap().status(), 201);
@@ -181,6 +200,10 @@ async fn bad_requests_and_bad_upstreams_get_openai_errors() {
     let (status, body) = error_of(chat(json!({"model": "garbage", "messages": [{"role": "user", "content": "x"}]}).to_string()).await.unwrap()).await;
     assert_eq!(status, 502, "{body}");
     assert!(!body.to_string().contains("127.0.0.1"), "upstream addresses are not shown to callers: {body}");
+    // A stream that ends before its first event is an error, not an empty `200` stream.
+    let (status, body) = error_of(chat(json!({"model": "broken", "stream": true, "messages": [{"role": "user", "content": "x"}]}).to_string()).await.unwrap()).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("before the first chunk"), "{body}");
 
     // The gateway still answers after all that.
     let listed: Value = weaver.http.get(format!("{http}/v1/models")).send().await.unwrap().json().await.unwrap();

@@ -284,7 +284,7 @@ async fn proxy_checked(gateway: &Gateway, caller: &Principal, request: ProxyRequ
         ..Metered::default()
     };
     if request.stream && answer.response.status().is_success() {
-        return stream_through(gateway.clone(), caller.clone(), metered, route, answer, reservation, started, span);
+        return stream_through(gateway.clone(), caller.clone(), metered, route, answer, reservation, started, span).await;
     }
     let status = StatusCode::from_u16(answer.response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let bytes = answer.response.bytes().await;
@@ -323,12 +323,27 @@ fn decorate(response: &mut Response, route: &ModelRoute, guardrail: &'static str
 
 /// Server-sent events passed through as they arrive; the usage chunk (if the caller asked for
 /// one with `stream_options.include_usage`) is read on the way for metering.
+///
+/// The first chunk is awaited before the headers go out: the caller then gets headers and first
+/// chunk in one write (the time to the first token is the same), and an upstream that breaks
+/// off before sending anything is answered with an error instead of an empty `200` stream.
 #[allow(clippy::too_many_arguments)] // one request's whole state, handed to the body that streams it
-fn stream_through(gateway: Gateway, caller: Principal, metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant, span: tracing::Span) -> Response {
+async fn stream_through(gateway: Gateway, caller: Principal, metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant, span: tracing::Span) -> Response {
+    use futures::StreamExt;
     let guardrail = metered.guardrail;
     let Answer { response, permit, .. } = answer;
     let settlement = Settlement { gateway, caller, metered, reservation, started, span, permit };
-    let stream = MeteredStream { upstream: Box::pin(response.bytes_stream()), tap: UsageTap::default(), settlement: Some(settlement) };
+    let mut stream = MeteredStream { upstream: Box::pin(response.bytes_stream()), tap: UsageTap::default(), settlement: Some(settlement), first: None };
+    match stream.next().await {
+        Some(Ok(first)) => stream.first = Some(first),
+        // Settled (and metered as broken off) by the stream itself.
+        Some(Err(_)) => {
+            let mut response = OpenAiError::upstream("the upstream broke off its stream before the first chunk").into_response();
+            decorate(&mut response, &route, guardrail);
+            return response;
+        }
+        None => {}
+    }
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
@@ -344,6 +359,8 @@ struct MeteredStream {
     upstream: std::pin::Pin<Box<dyn futures::Stream<Item = reqwest::Result<Bytes>> + Send>>,
     tap: UsageTap,
     settlement: Option<Settlement>,
+    /// A chunk read ahead (the first one, see `stream_through`), handed out before any other.
+    first: Option<Bytes>,
 }
 
 /// What a streamed request still owes when its stream is over.
@@ -385,6 +402,9 @@ impl futures::Stream for MeteredStream {
 
     fn poll_next(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
         use std::task::Poll;
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(Ok(first)));
+        }
         match self.upstream.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(bytes))) => {
                 self.tap.feed(&bytes);
