@@ -1,6 +1,6 @@
 //! What travels on the bus: events with a key, a payload and headers.
 
-use brain_telemetry::propagation::{HeaderPairs, HeaderPairsRef, inject_current, set_remote_parent};
+use brain_telemetry::propagation::{HeaderPairs, HeaderPairsRef, TRACEPARENT, inject_current, sampled_flag, set_remote_parent};
 
 /// Ordered header name/value pairs (CloudEvents attributes, tenant, traceparent).
 pub type Headers = Vec<(String, String)>;
@@ -88,6 +88,12 @@ pub struct Delivered {
 impl Delivered {
     pub fn header(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)
+    }
+
+    /// Whether the producer's trace is one the producer chose not to sample: a consumer span
+    /// under it would be recorded nowhere (the samplers follow the parent's decision).
+    pub fn trace_unsampled(&self) -> bool {
+        self.header(TRACEPARENT).and_then(sampled_flag) == Some(false)
     }
 
     /// Makes `span` a child of the producer's trace (from the `traceparent` header).

@@ -85,6 +85,13 @@ pub fn current_traceparent() -> Option<String> {
     headers.into_iter().find(|(k, _)| k == TRACEPARENT).map(|(_, v)| v)
 }
 
+/// The sampled flag of a `traceparent` value (`None`: not a `traceparent`).
+pub fn sampled_flag(traceparent: &str) -> Option<bool> {
+    let flags = traceparent.split('-').nth(3)?;
+    let flags = u8::from_str_radix(flags.get(..2)?, 16).ok()?;
+    Some(flags & 1 == 1)
+}
+
 /// Trace id (32 hex digits) of a `traceparent` value, for tests and logs.
 pub fn trace_id_of(traceparent: &str) -> Option<&str> {
     let mut parts = traceparent.split('-');
@@ -102,6 +109,18 @@ mod tests {
 
     /// A remote parent read from event headers is carried to the next hop: event headers,
     /// HTTP headers and gRPC metadata all keep the same trace id.
+    #[test]
+    fn the_sampled_flag_is_read_from_a_traceparent() {
+        assert_eq!(sampled_flag(PARENT), Some(true));
+        assert_eq!(sampled_flag("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"), Some(false));
+        // Only bit 0 means sampled; other flags (random trace id, W3C level 2) do not.
+        assert_eq!(sampled_flag("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02"), Some(false));
+        assert_eq!(sampled_flag("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"), Some(true));
+        for broken in ["", "00-abc", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-zz", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-"] {
+            assert_eq!(sampled_flag(broken), None, "{broken}");
+        }
+    }
+
     #[test]
     fn trace_id_survives_every_hop() {
         opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
