@@ -57,6 +57,8 @@ pub const DEFAULT_API_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 /// Upper bound on that, so a revocation always takes effect within a minute.
 pub const MAX_API_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 const MAX_CACHED_KEYS: usize = 10_000;
+/// Stripes of the lookup lock (see `JwtAuthenticator::record`).
+const LOOKUP_STRIPES: usize = 16;
 
 /// Our access tokens, API keys, and optionally an identity provider's tokens.
 ///
@@ -69,6 +71,8 @@ pub struct JwtAuthenticator {
     oidc: Option<Arc<OidcAuthenticator>>,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, Option<ApiKeyRecord>)>>,
+    /// Held while a key is looked up in the store, by key id hash.
+    lookups: [tokio::sync::Mutex<()>; LOOKUP_STRIPES],
 }
 
 impl JwtAuthenticator {
@@ -79,6 +83,7 @@ impl JwtAuthenticator {
             oidc: None,
             cache_ttl: DEFAULT_API_KEY_CACHE_TTL,
             cache: Mutex::default(),
+            lookups: Default::default(),
         }
     }
 
@@ -115,33 +120,52 @@ impl JwtAuthenticator {
     }
 
     async fn record(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, AuthError> {
-        if !self.cache_ttl.is_zero()
-            && let Some((at, record)) = self
-                .cache
-                .lock()
-                .map_err(|_| AuthError::internal("API key cache poisoned"))?
-                .get(key_id)
-            && at.elapsed() < self.cache_ttl
-        {
-            return Ok(record.clone());
+        if self.cache_ttl.is_zero() {
+            return self.api_keys.resolve(key_id).await;
+        }
+        if let Some(record) = self.cached(key_id)? {
+            return Ok(record);
+        }
+        // One store lookup per key at a time: when a busy key's entry expires, the requests
+        // that find it expired wait for that lookup instead of each making their own (at a
+        // few thousand requests a second that stampede exhausted the store's pool).
+        let _looking_up = self.lookups[lookup_stripe(key_id)].lock().await;
+        if let Some(record) = self.cached(key_id)? {
+            return Ok(record);
         }
         let record = self.api_keys.resolve(key_id).await?;
-        if !self.cache_ttl.is_zero() {
-            let mut cache = self
-                .cache
-                .lock()
-                .map_err(|_| AuthError::internal("API key cache poisoned"))?;
+        let mut cache = self
+            .cache
+            .lock()
+            .map_err(|_| AuthError::internal("API key cache poisoned"))?;
+        if cache.len() >= MAX_CACHED_KEYS {
+            let ttl = self.cache_ttl;
+            cache.retain(|_, (at, _)| at.elapsed() < ttl);
             if cache.len() >= MAX_CACHED_KEYS {
-                let ttl = self.cache_ttl;
-                cache.retain(|_, (at, _)| at.elapsed() < ttl);
-                if cache.len() >= MAX_CACHED_KEYS {
-                    cache.clear();
-                }
+                cache.clear();
             }
-            cache.insert(key_id.to_owned(), (Instant::now(), record.clone()));
         }
+        cache.insert(key_id.to_owned(), (Instant::now(), record.clone()));
         Ok(record)
     }
+
+    /// The cached record of `key_id` (`Some(None)`: cached as unknown), if still fresh.
+    fn cached(&self, key_id: &str) -> Result<Option<Option<ApiKeyRecord>>, AuthError> {
+        let cache = self
+            .cache
+            .lock()
+            .map_err(|_| AuthError::internal("API key cache poisoned"))?;
+        Ok(cache
+            .get(key_id)
+            .filter(|(at, _)| at.elapsed() < self.cache_ttl)
+            .map(|(_, record)| record.clone()))
+    }
+}
+
+fn lookup_stripe(key_id: &str) -> usize {
+    use std::hash::{BuildHasher, RandomState};
+    static STRIPES: std::sync::LazyLock<RandomState> = std::sync::LazyLock::new(RandomState::new);
+    STRIPES.hash_one(key_id) as usize % LOOKUP_STRIPES
 }
 
 #[async_trait]
@@ -166,12 +190,18 @@ mod tests {
     struct Keys {
         records: Mutex<HashMap<String, ApiKeyRecord>>,
         lookups: AtomicUsize,
+        /// How long a lookup takes, in milliseconds.
+        latency_ms: std::sync::atomic::AtomicU64,
     }
 
     #[async_trait]
     impl ApiKeyResolver for Keys {
         async fn resolve(&self, key_id: &str) -> Result<Option<ApiKeyRecord>, AuthError> {
             self.lookups.fetch_add(1, Ordering::SeqCst);
+            let latency = self.latency_ms.load(Ordering::SeqCst);
+            if latency > 0 {
+                tokio::time::sleep(Duration::from_millis(latency)).await;
+            }
             Ok(self.records.lock().unwrap().get(key_id).cloned())
         }
     }
@@ -284,6 +314,25 @@ mod tests {
                 .await
                 .is_err()
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_requests_with_an_expired_key_share_one_lookup() {
+        let ttl = Duration::from_secs(5);
+        let (auth, _, keys, api_key) = setup(ttl);
+        keys.latency_ms.store(20, Ordering::SeqCst);
+        let credential = Credential::ApiKey(api_key.expose().into());
+        let burst = || futures::future::join_all((0..50).map(|_| auth.authenticate(&credential)));
+        assert!(burst().await.iter().all(Result::is_ok));
+        assert_eq!(keys.lookups.load(Ordering::SeqCst), 1, "a cold key is looked up once");
+        tokio::time::advance(ttl).await;
+        assert!(burst().await.iter().all(Result::is_ok));
+        assert_eq!(keys.lookups.load(Ordering::SeqCst), 2, "an expired key is looked up once more");
+        // Unknown keys are looked up once too, and refused alike.
+        let unknown = Credential::ApiKey(ApiKey::generate().expose().into());
+        let refused = futures::future::join_all((0..50).map(|_| auth.authenticate(&unknown))).await;
+        assert!(refused.iter().all(Result::is_err));
+        assert_eq!(keys.lookups.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test(start_paused = true)]
