@@ -57,8 +57,6 @@ pub const DEFAULT_API_KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 /// Upper bound on that, so a revocation always takes effect within a minute.
 pub const MAX_API_KEY_CACHE_TTL: Duration = Duration::from_secs(60);
 const MAX_CACHED_KEYS: usize = 10_000;
-/// Stripes of the lookup lock (see `JwtAuthenticator::record`).
-const LOOKUP_STRIPES: usize = 16;
 
 /// Our access tokens, API keys, and optionally an identity provider's tokens.
 ///
@@ -71,8 +69,8 @@ pub struct JwtAuthenticator {
     oidc: Option<Arc<OidcAuthenticator>>,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, Option<ApiKeyRecord>)>>,
-    /// Held while a key is looked up in the store, by key id hash.
-    lookups: [tokio::sync::Mutex<()>; LOOKUP_STRIPES],
+    /// Held while a key is looked up in the store: one lookup per key at a time.
+    lookups: brain_core::load_locks::LoadLocks,
 }
 
 impl JwtAuthenticator {
@@ -129,7 +127,7 @@ impl JwtAuthenticator {
         // One store lookup per key at a time: when a busy key's entry expires, the requests
         // that find it expired wait for that lookup instead of each making their own (at a
         // few thousand requests a second that stampede exhausted the store's pool).
-        let _looking_up = self.lookups[lookup_stripe(key_id)].lock().await;
+        let _looking_up = self.lookups.lock(key_id).await;
         if let Some(record) = self.cached(key_id)? {
             return Ok(record);
         }
@@ -160,12 +158,6 @@ impl JwtAuthenticator {
             .filter(|(at, _)| at.elapsed() < self.cache_ttl)
             .map(|(_, record)| record.clone()))
     }
-}
-
-fn lookup_stripe(key_id: &str) -> usize {
-    use std::hash::{BuildHasher, RandomState};
-    static STRIPES: std::sync::LazyLock<RandomState> = std::sync::LazyLock::new(RandomState::new);
-    STRIPES.hash_one(key_id) as usize % LOOKUP_STRIPES
 }
 
 #[async_trait]
@@ -324,10 +316,18 @@ mod tests {
         let credential = Credential::ApiKey(api_key.expose().into());
         let burst = || futures::future::join_all((0..50).map(|_| auth.authenticate(&credential)));
         assert!(burst().await.iter().all(Result::is_ok));
-        assert_eq!(keys.lookups.load(Ordering::SeqCst), 1, "a cold key is looked up once");
+        assert_eq!(
+            keys.lookups.load(Ordering::SeqCst),
+            1,
+            "a cold key is looked up once"
+        );
         tokio::time::advance(ttl).await;
         assert!(burst().await.iter().all(Result::is_ok));
-        assert_eq!(keys.lookups.load(Ordering::SeqCst), 2, "an expired key is looked up once more");
+        assert_eq!(
+            keys.lookups.load(Ordering::SeqCst),
+            2,
+            "an expired key is looked up once more"
+        );
         // Unknown keys are looked up once too, and refused alike.
         let unknown = Credential::ApiKey(ApiKey::generate().expose().into());
         let refused = futures::future::join_all((0..50).map(|_| auth.authenticate(&unknown))).await;

@@ -3,5 +3,6 @@
 
 pub mod calendar;
 pub mod error;
+pub mod load_locks;
 
 pub use error::{ErrorCode, Problem, ServiceError, Violation, grpc_status};

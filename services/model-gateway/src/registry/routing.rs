@@ -64,6 +64,8 @@ const MAX_ROUTES: usize = 4096;
 pub(crate) struct RouteCache {
     ttl: Duration,
     inner: Mutex<Cached>,
+    /// One store load per model at a time (and one of the serving list, under `""`).
+    loads: brain_core::load_locks::LoadLocks,
 }
 
 #[derive(Default)]
@@ -75,7 +77,7 @@ struct Cached {
 
 impl RouteCache {
     pub(crate) fn new(ttl: Duration) -> Self {
-        Self { ttl, inner: Mutex::new(Cached::default()) }
+        Self { ttl, inner: Mutex::new(Cached::default()), loads: brain_core::load_locks::LoadLocks::default() }
     }
 
     fn fresh(&self, at: Instant) -> bool {
@@ -85,6 +87,11 @@ impl RouteCache {
     /// The generation to hand back to `put_*`; `None` when caching is off or the lock is poisoned.
     fn generation(&self) -> Option<u64> {
         (!self.ttl.is_zero()).then(|| self.inner.lock().ok().map(|c| c.generation)).flatten()
+    }
+
+    /// Held while `key` is loaded from the store; nothing to wait for when nothing is cached.
+    async fn lock_load(&self, key: &str) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.ttl.is_zero() { None } else { Some(self.loads.lock(key).await) }
     }
 
     fn route(&self, model: &str) -> Option<Option<ModelRoute>> {
@@ -135,6 +142,11 @@ impl Registry {
         if let Some(route) = self.routes.route(model) {
             return Ok(route);
         }
+        // When a busy model's route expires, one request reloads it; the others wait for it.
+        let _loading = self.routes.lock_load(model).await;
+        if let Some(route) = self.routes.route(model) {
+            return Ok(route);
+        }
         let generation = self.routes.generation();
         let route = if valid_name(model) { self.load(model).await?.as_ref().and_then(ModelRoute::of) } else { None };
         self.routes.put_route(generation, model, &route);
@@ -143,6 +155,10 @@ impl Registry {
 
     /// Every model that serves (`GET /v1/models`), by name.
     pub async fn serving_models(&self) -> Result<Vec<ModelRoute>, RegistryError> {
+        if let Some(routes) = self.routes.serving() {
+            return Ok(routes);
+        }
+        let _loading = self.routes.lock_load("").await;
         if let Some(routes) = self.routes.serving() {
             return Ok(routes);
         }
