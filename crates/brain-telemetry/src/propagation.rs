@@ -85,7 +85,8 @@ pub fn current_traceparent() -> Option<String> {
     headers.into_iter().find(|(k, _)| k == TRACEPARENT).map(|(_, v)| v)
 }
 
-/// The sampled flag of a `traceparent` value (`None`: not a `traceparent`).
+/// The sampled flag of a `traceparent` value (`None`: not a `traceparent`). Read from the
+/// text, not through the propagator: consumers ask it once per event.
 pub fn sampled_flag(traceparent: &str) -> Option<bool> {
     let flags = traceparent.split('-').nth(3)?;
     let flags = u8::from_str_radix(flags.get(..2)?, 16).ok()?;
@@ -107,8 +108,6 @@ mod tests {
 
     const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
-    /// A remote parent read from event headers is carried to the next hop: event headers,
-    /// HTTP headers and gRPC metadata all keep the same trace id.
     #[test]
     fn the_sampled_flag_is_read_from_a_traceparent() {
         assert_eq!(sampled_flag(PARENT), Some(true));
@@ -121,6 +120,8 @@ mod tests {
         }
     }
 
+    /// A remote parent read from event headers is carried to the next hop: event headers,
+    /// HTTP headers and gRPC metadata all keep the same trace id.
     #[test]
     fn trace_id_survives_every_hop() {
         opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
