@@ -49,7 +49,9 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
         assert_eq!(health(&mine.grpc, service).await, ServingStatus::Serving, "{service} in its process");
         assert_eq!(health(&other.grpc, service).await, ServingStatus::ServiceUnknown, "{service} in the other process");
     }
-    let session = enterprise(&back.http).await;
+    // The administrator signs in once (the first sign-in enrols the second factor).
+    let admin = platform_admin(&back.http).await;
+    let session = tenant_user(&back.http, &admin, TENANT, "enterprise", "weaver", &["enterprise-admin"]).await;
     let client = session.http.clone();
     for process in [&front, &back] {
         let ready: serde_json::Value = client.get(format!("{}/readyz", process.http)).send().await.unwrap().json().await.unwrap();
@@ -120,6 +122,26 @@ async fn two_processes_share_the_data_chain_and_one_trace() {
     eventually(Duration::from_secs(20), "the consumer span of the gRPC call", || {
         let spans = collector.spans();
         async move { spans.into_iter().find(|s| s.name == "evaluation.record_usage" && s.trace_id == grpc_trace) }
+    })
+    .await;
+
+    // A streamed model request (front) is metered on Kafka and counted by evaluation (back):
+    // the usage event, sent after the last chunk, still continues the caller's trace.
+    serve_model(&front.http, &admin, &mock_upstream().await, 4).await;
+    let stream_trace = "5bf92f3577b34da6a3ce929d0e0e4737";
+    let ask = serde_json::json!({"model": "textile-qa", "messages": [{"role": "user", "content": "库存?"}], "stream": true});
+    let streamed = client
+        .post(format!("{}/v1/chat/completions", front.http))
+        .header("traceparent", format!("00-{stream_trace}-00f067aa0ba902b8-01"))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), 200);
+    assert!(streamed.text().await.unwrap().ends_with("data: [DONE]\n\n"));
+    eventually(Duration::from_secs(20), "the consumer span of the streamed model request", || {
+        let spans = collector.spans();
+        async move { spans.into_iter().find(|s| s.name == "evaluation.record_usage" && s.trace_id == stream_trace) }
     })
     .await;
 

@@ -6,58 +6,9 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::response::{IntoResponse, Response};
 use common::*;
-use futures::StreamExt;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-async fn completion(axum::Json(request): axum::Json<Value>) -> Response {
-    if request["stream"] == true {
-        let mut chunks: Vec<String> = ["库存", " 1200", " 米", "。"]
-            .iter()
-            .map(|t| format!("data: {}\n\n", json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "textile-qa", "choices": [{"index": 0, "delta": {"content": t}}]})))
-            .collect();
-        if request["stream_options"]["include_usage"] == true {
-            chunks.push(format!("data: {}\n\n", json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "textile-qa", "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}})));
-        }
-        chunks.push("data: [DONE]\n\n".into());
-        let events = futures::stream::iter(chunks.into_iter().enumerate()).then(|(i, chunk)| async move {
-            if i > 0 {
-                tokio::time::sleep(Duration::from_millis(150)).await;
-            }
-            Ok::<_, std::io::Error>(chunk)
-        });
-        return Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(events)).unwrap();
-    }
-    axum::Json(json!({"id": "c0", "object": "chat.completion", "created": 1, "model": "textile-qa",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": "库存 1200 米。"}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}}))
-    .into_response()
-}
-
-async fn mock_upstream() -> String {
-    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(completion));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
-}
-
-/// The platform registers `textile-qa` on the mock and puts it in production; the endpoint
-/// takes at most `max_concurrency` requests at once.
-async fn serve_model(http: &str, admin: &Session, upstream: &str, max_concurrency: u32) {
-    let models = format!("{http}/api/v1/models");
-    let model = json!({"name": "textile-qa", "level": "foundation", "description": "textile Q&A",
-        "version": {"version": "1", "endpoints": [{"url": upstream, "location": "on_premise", "max_concurrency": max_concurrency}]}});
-    let created = admin.http.post(&models).json(&model).send().await.unwrap();
-    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-    for stage in ["staging", "production"] {
-        let promoted = admin.http.post(format!("{models}/textile-qa/versions/1/promote")).json(&json!({"stage": stage})).send().await.unwrap();
-        assert_eq!(promoted.status(), 200, "{stage}: {}", promoted.text().await.unwrap());
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_openai_library_works_unchanged_streaming_included() {

@@ -33,7 +33,11 @@ impl Namespace {
 
     /// The backend key for the caller's `key`.
     pub(crate) fn key(&self, key: &str) -> String {
-        format!("{}{key}", self.0)
+        // Not `format!`: this runs for every cache operation (several per gateway request).
+        let mut full = String::with_capacity(self.0.len() + key.len());
+        full.push_str(&self.0);
+        full.push_str(key);
+        full
     }
 }
 

@@ -103,7 +103,16 @@ impl Store {
     }
 
     /// Stores a counter as decimal text, the representation Redis `INCRBY` reads and writes.
+    /// An existing entry is rewritten in place (no new key, no new buffer).
     fn put_counter(&mut self, key: String, value: i64, expires_at: Instant, now: Instant) {
+        if let Some(entry) = self.entries.get_mut(&key) {
+            use std::io::Write as _;
+            entry.value.clear();
+            // Writing to a Vec cannot fail.
+            let _ = write!(entry.value, "{value}");
+            entry.expires_at = Some(expires_at);
+            return;
+        }
         let entry = Entry {
             value: value.to_string().into_bytes(),
             expires_at: Some(expires_at),

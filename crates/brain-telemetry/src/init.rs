@@ -99,7 +99,14 @@ pub fn init(settings: &TelemetrySettings) -> Result<Telemetry, TelemetryError> {
 
     let filter = EnvFilter::try_new(&settings.log_level)
         .map_err(|e| TelemetryError::Filter { filter: settings.log_level.clone(), reason: e.to_string() })?;
-    let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("industry-brain"));
+    // Per poll and per span, these cost clock reads and allocations on every request; nothing
+    // here reads them: trace context is taken from the `tracing` span (`propagation`), not
+    // from an activated OpenTelemetry context, and a task's thread or busy time says little.
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_context_activation(false)
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_tracer(tracer_provider.tracer("industry-brain"));
     let json = match settings.log_format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,

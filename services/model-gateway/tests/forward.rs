@@ -97,7 +97,7 @@ fn route(endpoints: Vec<Endpoint>) -> ModelRoute {
 
 fn chat(stream: bool) -> openai::ProxyRequest {
     let body = serde_json::json!({"model": "textile-qa", "messages": [{"role": "user", "content": "面料库存?"}], "stream": stream});
-    openai::parse(Operation::Chat, body.to_string().as_bytes()).unwrap()
+    openai::parse(Operation::Chat, body.to_string().into()).unwrap()
 }
 
 fn upstreams() -> Upstreams {

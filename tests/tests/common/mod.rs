@@ -290,3 +290,57 @@ pub fn id_card(region: &str, birth: &str, sequence: u32) -> String {
     let check = b"10X98765432"[(sum % 11) as usize] as char;
     format!("{first17}{check}")
 }
+
+// ---------------------------------------------------------------------------------------
+// A model served by the gateway
+
+/// A mock OpenAI upstream's chat completion: a stream of four chunks 150 ms apart (and a
+/// usage chunk when asked for), or one answer.
+pub async fn completion(axum::Json(request): axum::Json<serde_json::Value>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use futures::StreamExt;
+    if request["stream"] == true {
+        let mut chunks: Vec<String> = ["库存", " 1200", " 米", "。"]
+            .iter()
+            .map(|t| format!("data: {}\n\n", serde_json::json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "textile-qa", "choices": [{"index": 0, "delta": {"content": t}}]})))
+            .collect();
+        if request["stream_options"]["include_usage"] == true {
+            chunks.push(format!("data: {}\n\n", serde_json::json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "textile-qa", "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}})));
+        }
+        chunks.push("data: [DONE]\n\n".into());
+        let events = futures::stream::iter(chunks.into_iter().enumerate()).then(|(i, chunk)| async move {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
+            Ok::<_, std::io::Error>(chunk)
+        });
+        return axum::response::Response::builder().header("content-type", "text/event-stream").body(axum::body::Body::from_stream(events)).unwrap();
+    }
+    axum::Json(serde_json::json!({"id": "c0", "object": "chat.completion", "created": 1, "model": "textile-qa",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "库存 1200 米。"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 6, "total_tokens": 18}}))
+    .into_response()
+}
+
+/// Starts the mock upstream; its base URL.
+pub async fn mock_upstream() -> String {
+    let app = axum::Router::new().route("/v1/chat/completions", axum::routing::post(completion));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// The platform registers `textile-qa` on the mock and puts it in production; the endpoint
+/// takes at most `max_concurrency` requests at once.
+pub async fn serve_model(http: &str, admin: &Session, upstream: &str, max_concurrency: u32) {
+    let models = format!("{http}/api/v1/models");
+    let model = serde_json::json!({"name": "textile-qa", "level": "foundation", "description": "textile Q&A",
+        "version": {"version": "1", "endpoints": [{"url": upstream, "location": "on_premise", "max_concurrency": max_concurrency}]}});
+    let created = admin.http.post(&models).json(&model).send().await.unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    for stage in ["staging", "production"] {
+        let promoted = admin.http.post(format!("{models}/textile-qa/versions/1/promote")).json(&serde_json::json!({"stage": stage})).send().await.unwrap();
+        assert_eq!(promoted.status(), 200, "{stage}: {}", promoted.text().await.unwrap());
+    }
+}

@@ -41,7 +41,7 @@ impl Gateway {
     /// is called. The reservation is an upper bound: every character of the prompt as a token,
     /// plus the completion's cap; `settle` gives back what the upstream did not use.
     pub(crate) async fn admit(&self, caller: &Principal, request: &ProxyRequest) -> Result<Reservation, super::quota::QuotaError> {
-        let prompt_chars = prompt_text(&request.body).chars().count() as u64;
+        let prompt_chars = request.prompt.chars().count() as u64;
         let completion = if request.operation == Operation::Embedding { 0 } else { request.max_tokens.unwrap_or(DEFAULT_COMPLETION_RESERVE) };
         let key = match &caller.subject {
             brain_auth::Subject::ApiKey { id, .. } => Some(id.as_str()),
@@ -59,49 +59,6 @@ impl Gateway {
     }
 }
 
-/// The text a request sends the model: message contents, the prompt or the input.
-pub(crate) fn prompt_text(body: &Value) -> String {
-    let mut text = String::new();
-    let mut add = |value: &Value| match value {
-        Value::String(s) => {
-            text.push_str(s);
-            text.push('\n');
-        }
-        Value::Array(items) => {
-            for item in items {
-                match item {
-                    Value::String(s) => {
-                        text.push_str(s);
-                        text.push('\n');
-                    }
-                    // Multi-part message content: the text parts.
-                    Value::Object(part) => {
-                        if let Some(Value::String(s)) = part.get("text") {
-                            text.push_str(s);
-                            text.push('\n');
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-        _ => {}
-    };
-    if let Some(messages) = body.get("messages").and_then(Value::as_array) {
-        for message in messages {
-            if let Some(content) = message.get("content") {
-                add(content);
-            }
-        }
-    }
-    for field in ["prompt", "input"] {
-        if let Some(value) = body.get(field) {
-            add(value);
-        }
-    }
-    text
-}
-
 fn quota_refusal(error: &super::quota::QuotaError) -> Response {
     let (status, headers, body) = error.openai_error();
     let mut response = (status, axum::Json(body)).into_response();
@@ -116,7 +73,8 @@ pub fn router(gateway: Gateway) -> OpenApiRouter {
         .routes(routes!(completions))
         .routes(routes!(embeddings))
         .layer(axum::extract::DefaultBodyLimit::max(openai::MAX_BODY_BYTES))
-        .with_state(gateway)
+        // Shared, not cloned: axum hands every request its own copy of the state.
+        .with_state(Arc::new(gateway))
 }
 
 fn location_name(location: Location) -> &'static str {
@@ -129,7 +87,7 @@ fn location_name(location: Location) -> &'static str {
 
 /// Models with a version in production (OpenAI's list format).
 #[utoipa::path(get, path = "/v1/models", tag = TAG, responses((status = 200, description = "`{object: list, data: [{id, object: model, created, owned_by}]}`")))]
-async fn list_models(State(gateway): State<Gateway>, _caller: Principal) -> Response {
+async fn list_models(State(gateway): State<Arc<Gateway>>, _caller: Principal) -> Response {
     match gateway.registry.serving_models().await {
         Ok(routes) => {
             let data: Vec<Value> =
@@ -143,22 +101,22 @@ async fn list_models(State(gateway): State<Gateway>, _caller: Principal) -> Resp
 /// Chat completion (OpenAI-compatible; `stream: true` answers server-sent events).
 #[utoipa::path(post, path = "/v1/chat/completions", tag = TAG, request_body(content = Object, description = "OpenAI chat completion request"),
     responses((status = 200, description = "OpenAI chat completion, or `text/event-stream` chunks"), (status = 400, description = "OpenAI error object"), (status = 404, description = "Unknown model"), (status = 502, description = "Every endpoint failed")))]
-async fn chat_completions(State(gateway): State<Gateway>, caller: Principal, body: Bytes) -> Response {
-    proxy(&gateway, &caller, Operation::Chat, &body).await
+async fn chat_completions(State(gateway): State<Arc<Gateway>>, caller: Principal, body: Bytes) -> Response {
+    proxy(&gateway, &caller, Operation::Chat, body).await
 }
 
 /// Text completion (OpenAI-compatible).
 #[utoipa::path(post, path = "/v1/completions", tag = TAG, request_body(content = Object, description = "OpenAI completion request"),
     responses((status = 200, description = "OpenAI completion"), (status = 400, description = "OpenAI error object")))]
-async fn completions(State(gateway): State<Gateway>, caller: Principal, body: Bytes) -> Response {
-    proxy(&gateway, &caller, Operation::Completion, &body).await
+async fn completions(State(gateway): State<Arc<Gateway>>, caller: Principal, body: Bytes) -> Response {
+    proxy(&gateway, &caller, Operation::Completion, body).await
 }
 
 /// Embeddings (OpenAI-compatible).
 #[utoipa::path(post, path = "/v1/embeddings", tag = TAG, request_body(content = Object, description = "OpenAI embeddings request"),
     responses((status = 200, description = "OpenAI embeddings"), (status = 400, description = "OpenAI error object")))]
-async fn embeddings(State(gateway): State<Gateway>, caller: Principal, body: Bytes) -> Response {
-    proxy(&gateway, &caller, Operation::Embedding, &body).await
+async fn embeddings(State(gateway): State<Arc<Gateway>>, caller: Principal, body: Bytes) -> Response {
+    proxy(&gateway, &caller, Operation::Embedding, body).await
 }
 
 async fn route_of(gateway: &Gateway, model: &str) -> Result<ModelRoute, OpenAiError> {
@@ -248,7 +206,7 @@ fn record_usage(span: &tracing::Span, metered: &Metered) {
     brain_telemetry::spans::set_attributes(span, attributes);
 }
 
-async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body: &[u8]) -> Response {
+async fn proxy(gateway: &Arc<Gateway>, caller: &Principal, operation: Operation, body: Bytes) -> Response {
     let started = Instant::now();
     let request = match openai::parse(operation, body) {
         Ok(request) => request,
@@ -258,7 +216,7 @@ async fn proxy(gateway: &Gateway, caller: &Principal, operation: Operation, body
     proxy_checked(gateway, caller, request, started, span.clone()).instrument(span).await
 }
 
-async fn proxy_checked(gateway: &Gateway, caller: &Principal, request: ProxyRequest, started: Instant, span: tracing::Span) -> Response {
+async fn proxy_checked(gateway: &Arc<Gateway>, caller: &Principal, request: ProxyRequest, started: Instant, span: tracing::Span) -> Response {
     let reservation = match gateway.admit(caller, &request).await {
         Ok(reservation) => reservation,
         Err(error) => return quota_refusal(&error),
@@ -328,7 +286,7 @@ fn decorate(response: &mut Response, route: &ModelRoute, guardrail: &'static str
 /// chunk in one write (the time to the first token is the same), and an upstream that breaks
 /// off before sending anything is answered with an error instead of an empty `200` stream.
 #[allow(clippy::too_many_arguments)] // one request's whole state, handed to the body that streams it
-async fn stream_through(gateway: Gateway, caller: Principal, metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant, span: tracing::Span) -> Response {
+async fn stream_through(gateway: Arc<Gateway>, caller: Principal, metered: Metered, route: ModelRoute, answer: Answer, reservation: Reservation, started: Instant, span: tracing::Span) -> Response {
     use futures::StreamExt;
     let guardrail = metered.guardrail;
     let Answer { response, permit, .. } = answer;
@@ -365,7 +323,7 @@ struct MeteredStream {
 
 /// What a streamed request still owes when its stream is over.
 struct Settlement {
-    gateway: Gateway,
+    gateway: Arc<Gateway>,
     caller: Principal,
     metered: Metered,
     reservation: Reservation,
@@ -388,7 +346,9 @@ impl MeteredStream {
         }
         metered.latency = started.elapsed();
         record_usage(&span, &metered);
-        gateway.meter.record(&caller, &metered);
+        // The body is polled outside the request's span: enter it, so that the usage event
+        // carries the request's trace (and its consumer knows whether that trace is sampled).
+        span.in_scope(|| gateway.meter.record(&caller, &metered));
         // Without a usage chunk the whole reservation stays charged. (No runtime: the process
         // is going down, and the in-memory counters with it.)
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {

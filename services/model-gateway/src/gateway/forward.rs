@@ -122,7 +122,7 @@ impl Upstreams {
             // Not a URL: the client says so, as for any bad address.
             None => self.http.post(operation_address(&endpoint.url, request.operation)),
         };
-        call = call.json(&request.body);
+        call = call.header(reqwest::header::CONTENT_TYPE, "application/json").body(request.wire.clone());
         if !request.stream {
             call = call.timeout(endpoint.request_timeout().unwrap_or(DEFAULT_TIMEOUT));
         }

@@ -62,7 +62,7 @@ fn token_usage(value: &Value) -> Option<TokenUsage> {
 /// Runs a non-streaming request and returns the upstream's JSON answer.
 async fn complete(gateway: &Gateway, caller: &brain_auth::Principal, operation: Operation, body: Value) -> Result<(Value, String, Decision), Status> {
     let started = Instant::now();
-    let request = openai::parse(operation, body.to_string().as_bytes()).map_err(status)?;
+    let request = openai::parse(operation, body.to_string().into()).map_err(status)?;
     let reservation = gateway.admit(caller, &request).await.map_err(|e| e.grpc_status())?;
     let Sent { route, answer, decision } = match send(gateway, caller, &request).await {
         Ok(sent) => sent,
@@ -120,7 +120,7 @@ impl ModelGatewayService for Gateway {
     async fn stream_chat_completion(&self, request: Request<ChatCompletionRequest>) -> Result<Response<ChunkStream>, Status> {
         let caller = grpc_principal(&request)?;
         let started = Instant::now();
-        let proxy = openai::parse(Operation::Chat, chat_body(request.get_ref(), true).to_string().as_bytes()).map_err(status)?;
+        let proxy = openai::parse(Operation::Chat, chat_body(request.get_ref(), true).to_string().into()).map_err(status)?;
         let reservation = self.admit(&caller, &proxy).await.map_err(|e| e.grpc_status())?;
         let Sent { route, answer, decision } = match send(self, &caller, &proxy).await {
             Ok(sent) => sent,

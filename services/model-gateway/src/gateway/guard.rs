@@ -2,7 +2,6 @@
 //! decide per endpoint what may be sent, masked or refused, prepare the masked request, and
 //! record in the ledger every decision about graded content.
 
-use super::api::prompt_text;
 use super::guardrail::{self, Decision, GuardrailPolicy, Treatment};
 use super::openai::{OpenAiError, ProxyRequest};
 use super::scan;
@@ -34,8 +33,7 @@ impl Guard {
         if !self.policy.enabled {
             return Verdict { grade: Grade::Low, findings: Vec::new(), datasets: 0 };
         }
-        let text = prompt_text(&request.body);
-        let mut found = scan::scan(&text, &self.rules);
+        let mut found = scan::scan(&request.prompt, &self.rules);
         let mut grade = found.grade;
         if !found.datasets.is_empty() {
             let lookups = scan::grade_mentions(&self.peers, caller, &mut found.datasets).await;
@@ -56,10 +54,10 @@ impl Guard {
 
     /// The request with every value graded medium or higher masked in its prompt.
     pub fn masked(&self, request: &ProxyRequest) -> ProxyRequest {
-        let mut masked = request.clone();
+        let mut body = request.body.clone();
         let rules = &self.rules;
         let mask = |value: &mut Value| mask_strings(value, &|text| scan::mask(text, rules, Grade::Medium));
-        if let Some(messages) = masked.body.get_mut("messages").and_then(Value::as_array_mut) {
+        if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
             for message in messages {
                 if let Some(content) = message.get_mut("content") {
                     mask(content);
@@ -67,11 +65,11 @@ impl Guard {
             }
         }
         for field in ["prompt", "input"] {
-            if let Some(value) = masked.body.get_mut(field) {
+            if let Some(value) = body.get_mut(field) {
                 mask(value);
             }
         }
-        masked
+        request.with_body(body)
     }
 
     /// Every decision about graded content, and every refusal, goes to the ledger before the

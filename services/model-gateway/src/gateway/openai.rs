@@ -1,6 +1,7 @@
 //! The OpenAI wire format at the gateway's edge: what a request must look like before it is
 //! forwarded, and errors as OpenAI clients expect them (`{"error": {message, type, param, code}}`).
 
+use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -46,6 +47,60 @@ pub struct ProxyRequest {
     /// `max_tokens` or `max_completion_tokens`, when given.
     pub max_tokens: Option<u64>,
     pub body: Value,
+    /// The text sent to the model ([`prompt_text`] of the body), for the quota and the guardrail.
+    pub prompt: String,
+    /// The bytes sent upstream: the caller's own while the body is unchanged (no re-encoding).
+    pub wire: Bytes,
+}
+
+impl ProxyRequest {
+    /// The same request with another body (a masked one), encoded anew.
+    pub fn with_body(&self, body: Value) -> Self {
+        Self { operation: self.operation, model: self.model.clone(), stream: self.stream, max_tokens: self.max_tokens, prompt: prompt_text(&body), wire: Bytes::from(body.to_string()), body }
+    }
+}
+
+/// The text a request sends the model: message contents, the prompt or the input.
+pub fn prompt_text(body: &Value) -> String {
+    let mut text = String::new();
+    let mut add = |value: &Value| match value {
+        Value::String(s) => {
+            text.push_str(s);
+            text.push('\n');
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::String(s) => {
+                        text.push_str(s);
+                        text.push('\n');
+                    }
+                    // Multi-part message content: the text parts.
+                    Value::Object(part) => {
+                        if let Some(Value::String(s)) = part.get("text") {
+                            text.push_str(s);
+                            text.push('\n');
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    };
+    if let Some(messages) = body.get("messages").and_then(Value::as_array) {
+        for message in messages {
+            if let Some(content) = message.get("content") {
+                add(content);
+            }
+        }
+    }
+    for field in ["prompt", "input"] {
+        if let Some(value) = body.get(field) {
+            add(value);
+        }
+    }
+    text
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -134,8 +189,8 @@ fn non_empty_input(body: &Value, field: &'static str) -> Result<(), OpenAiError>
 }
 
 /// Checks a request body the way the OpenAI API does, naming the parameter that is wrong.
-pub fn parse(operation: Operation, bytes: &[u8]) -> Result<ProxyRequest, OpenAiError> {
-    let body: Value = serde_json::from_slice(bytes).map_err(|e| OpenAiError::invalid("body", format!("the body is not valid JSON: {e}")))?;
+pub fn parse(operation: Operation, wire: Bytes) -> Result<ProxyRequest, OpenAiError> {
+    let body: Value = serde_json::from_slice(&wire).map_err(|e| OpenAiError::invalid("body", format!("the body is not valid JSON: {e}")))?;
     if !body.is_object() {
         return Err(OpenAiError::invalid("body", "the body must be a JSON object"));
     }
@@ -166,7 +221,7 @@ pub fn parse(operation: Operation, bytes: &[u8]) -> Result<ProxyRequest, OpenAiE
         Some(n) => Some(n),
         None => positive_integer(&body, "max_completion_tokens", 1_000_000)?,
     };
-    Ok(ProxyRequest { operation, model, stream, max_tokens, body })
+    Ok(ProxyRequest { operation, model, stream, max_tokens, prompt: prompt_text(&body), body, wire })
 }
 
 /// Prompt and completion tokens as the upstream reported them.
@@ -238,7 +293,7 @@ mod tests {
     use super::*;
 
     fn chat(body: Value) -> Result<ProxyRequest, OpenAiError> {
-        parse(Operation::Chat, body.to_string().as_bytes())
+        parse(Operation::Chat, body.to_string().into())
     }
 
     #[test]
@@ -263,9 +318,9 @@ mod tests {
             assert_eq!((error.status, error.param), (StatusCode::BAD_REQUEST, Some(param)), "{body}: {error:?}");
             assert_eq!(error.body()["error"]["type"], "invalid_request_error");
         }
-        let broken = parse(Operation::Chat, b"{\"model\": ").unwrap_err();
+        let broken = parse(Operation::Chat, Bytes::from_static(b"{\"model\": ")).unwrap_err();
         assert!(broken.message.contains("not valid JSON"), "{broken:?}");
-        assert_eq!(parse(Operation::Embedding, br#"{"model":"e","input":"x","stream":true}"#).unwrap_err().param, Some("stream"));
+        assert_eq!(parse(Operation::Embedding, Bytes::from_static(br#"{"model":"e","input":"x","stream":true}"#)).unwrap_err().param, Some("stream"));
     }
 
     #[test]
