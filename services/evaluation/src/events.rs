@@ -47,8 +47,9 @@ pub(crate) async fn meter_usage(bus: Arc<dyn EventBus>, topic: &str, usage: Usag
                 continue;
             }
         };
+        let Some((batch, events)) = parse_batch(batch).await else { return Ok(()) };
         let mut backoff = Duration::from_millis(100);
-        while let Err(error) = record_batch(&usage, &batch).await {
+        while let Err(error) = record_batch(&usage, &events).await {
             // The store is unavailable: keep the batch and retry, never skip it.
             tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "usage events not recorded yet");
             tokio::select! {
@@ -103,10 +104,25 @@ fn consumer_span(delivered: &Delivered) -> tracing::Span {
     span
 }
 
-/// Adds a batch in one transaction. Unusable payloads are logged with their position and
-/// skipped (they stay on the bus for replay); duplicates (a producer retry, a redelivery)
-/// count once.
-async fn record_batch(usage: &UsageStore, batch: &[Delivered]) -> Result<(), EvaluationError> {
+/// Parses a batch on a blocking thread: decoding a few hundred events is a few hundred µs of
+/// CPU, which on a request worker would hold up the requests queued behind it. The batch
+/// comes back for its commit; `None` when the runtime is shutting down.
+async fn parse_batch(batch: Vec<Delivered>) -> Option<(Vec<Delivered>, Vec<Usage>)> {
+    match tokio::task::spawn_blocking(move || {
+        let events = parse_all(&batch);
+        (batch, events)
+    })
+    .await
+    {
+        Ok(parsed) => Some(parsed),
+        Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+        Err(_) => None,
+    }
+}
+
+/// The usable events of a batch. Unusable payloads are logged with their position and
+/// skipped (they stay on the bus for replay).
+fn parse_all(batch: &[Delivered]) -> Vec<Usage> {
     let mut events = Vec::with_capacity(batch.len());
     for delivered in batch {
         match parse(delivered) {
@@ -127,6 +143,12 @@ async fn record_batch(usage: &UsageStore, batch: &[Delivered]) -> Result<(), Eva
             }
         }
     }
+    events
+}
+
+/// Adds a batch's events in one transaction; duplicates (a producer retry, a redelivery)
+/// count once.
+async fn record_batch(usage: &UsageStore, events: &[Usage]) -> Result<(), EvaluationError> {
     let mut tx = usage.begin().await?;
     let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     let mut new = tx.mark_processed_batch(CONSUMER, &ids).await?;
@@ -137,7 +159,7 @@ async fn record_batch(usage: &UsageStore, batch: &[Delivered]) -> Result<(), Eva
     for event in events {
         // `remove`: a second copy of an id in the same batch counts once.
         if new.remove(&event.id) {
-            let sum = sums.entry((event.tenant, event.day, event.kind, event.unit)).or_insert((0.0, 0));
+            let sum = sums.entry((event.tenant.clone(), event.day.clone(), event.kind, event.unit.clone())).or_insert((0.0, 0));
             sum.0 += event.quantity;
             sum.1 += 1;
         }
