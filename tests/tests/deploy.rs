@@ -182,8 +182,13 @@ fn check_pod(what: &str, template: &Value) {
     assert_eq!(security["readOnlyRootFilesystem"], Value::Bool(true), "{what}");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"].as_str(), Some("/readyz"), "{what}");
     assert_eq!(container["startupProbe"]["httpGet"]["path"].as_str(), Some("/healthz"), "{what}");
-    assert!(container["livenessProbe"]["grpc"]["port"].is_number(), "{what}: liveness is not gRPC health");
     let mounts: Vec<String> = container["volumeMounts"].as_sequence().unwrap().iter().map(|m| str_of(&m["mountPath"])).collect();
+    // The kubelet's gRPC probe cannot speak TLS: with mTLS, liveness is /healthz over HTTP.
+    if mounts.iter().any(|m| m == "/etc/brain/tls/service") {
+        assert_eq!(container["livenessProbe"]["httpGet"]["path"].as_str(), Some("/healthz"), "{what}: liveness with mTLS");
+    } else {
+        assert!(container["livenessProbe"]["grpc"]["port"].is_number(), "{what}: liveness is not gRPC health");
+    }
     for path in ["/tmp", "/var/lib/brain", "/etc/brain/brain.yaml"] {
         assert!(mounts.iter().any(|m| m == path), "{what}: nothing mounted at {path}");
     }
@@ -254,7 +259,7 @@ fn check_shape(label: &str, values_file: &Path, objects: &[Value]) {
 #[test]
 fn values_that_break_the_schema_or_a_rule_are_refused_with_a_clear_message() {
     let Some(tools) = tools() else { return };
-    let cases: [(&str, &str); 12] = [
+    let cases: [(&str, &str); 14] = [
         ("deploymentMode: Hybrid\n", "at '/deploymentMode': value must be one of 'Monolithic', 'Distributed'"),
         ("role: province\n", "at '/role': value must be one of 'industry', 'center'"),
         ("industry:\n  code: tex tile\n", "at '/industry/code': 'tex tile' does not match pattern"),
@@ -270,6 +275,8 @@ fn values_that_break_the_schema_or_a_rule_are_refused_with_a_clear_message() {
         ),
         ("trust:\n  benchmarkOnlyDisableAuthentication: true\ningress:\n  portal:\n    enabled: true\n", "trust.benchmarkOnlyDisableAuthentication=true turns authentication"),
         ("services:\n  trust:\n    enabled: false\n", "services.trust.enabled=false, but the other services need the trust service"),
+        ("mtls:\n  clientAuth: Sometimes\n", "at '/mtls/clientAuth': value must be one of 'Required', 'Optional'"),
+        ("mtls:\n  reloadSeconds: 0\n", "at '/mtls/reloadSeconds'"),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (i, (values, message)) in cases.iter().enumerate() {
@@ -349,12 +356,28 @@ fn every_config_the_chart_writes_passes_brain_config_check() {
             .collect();
         let (ok, said) = config_check(&file, &secrets);
         assert!(ok, "{label}: brain config check refused the ConfigMap:\n{said}\n{yaml}");
-        // Distributed services find each other through common.peers: one URL per Deployment.
+        // Distributed services find each other through common.peers: one URL per Deployment,
+        // https:// when they talk mTLS with the certificates every workload mounts.
         let config: Value = serde_yaml::from_str(yaml).unwrap();
+        let mtls = config["common"]["tls"].is_mapping();
+        let scheme = if mtls { "https" } else { "http" };
         for deployment in objects.iter().filter(|o| kind(o) == "Deployment") {
             let component = deployment["metadata"]["labels"]["app.kubernetes.io/component"].as_str().unwrap();
             let peer = config["common"]["peers"][component.replace('-', "_").as_str()].as_str();
-            assert_eq!(peer, Some(format!("http://brain-industry-brain-{component}:50051").as_str()), "{label}: peer of {component}");
+            assert_eq!(peer, Some(format!("{scheme}://brain-industry-brain-{component}:50051").as_str()), "{label}: peer of {component}");
+        }
+        for workload in objects.iter().filter(|o| matches!(kind(o), "Deployment" | "StatefulSet")) {
+            let mounts = workload["spec"]["template"]["spec"]["containers"][0]["volumeMounts"].as_sequence().unwrap();
+            let mounted = mounts.iter().any(|m| m["mountPath"].as_str() == Some("/etc/brain/tls/service"));
+            assert_eq!(mounted, mtls, "{label}: {} mounts the service certificate iff common.tls is set", name(workload));
+        }
+        // `helm test` checks gRPC health the way peers reach it.
+        if let Some(test) = objects.iter().find(|o| kind(o) == "Pod") {
+            for container in test["spec"]["containers"].as_sequence().unwrap().iter().filter(|c| str_of(&c["name"]).starts_with("grpc-")) {
+                let args: Vec<String> = container["args"].as_sequence().unwrap().iter().map(str_of).collect();
+                assert_eq!(args.contains(&"-cacert".to_owned()), mtls, "{label}: {args:?}");
+                assert_eq!(args.contains(&"-plaintext".to_owned()), !mtls, "{label}: {args:?}");
+            }
         }
         for workload in objects.iter().filter(|o| matches!(kind(o), "Deployment" | "StatefulSet")) {
             let env = brain_env(&workload["spec"]["template"]["spec"]["containers"][0]);

@@ -297,9 +297,18 @@ chart owns on top. Secrets never appear here; see "industry-brain.env".
 {{- if and $v.peers.enabled (eq $v.deploymentMode "Distributed") }}
 {{- $peers := dict }}
 {{- range $s := include "industry-brain.enabledServices" . | fromJsonArray }}
-{{- $_ := set $peers (replace "-" "_" $s.target) (printf "http://%s-%s:%d" (include "industry-brain.fullname" $) $s.target (int $v.ports.grpc)) }}
+{{- $_ := set $peers (replace "-" "_" $s.target) (printf "%s://%s-%s:%d" (ternary "https" "http" $v.mtls.enabled) (include "industry-brain.fullname" $) $s.target (int $v.ports.grpc)) }}
 {{- end }}
 {{- $_ := set $common "peers" $peers }}
+{{- end }}
+{{- if $v.mtls.enabled }}
+{{- $_ := set $common "tls" (dict
+  "cert_file" "/etc/brain/tls/service/tls.crt"
+  "key_file" "/etc/brain/tls/service/tls.key"
+  "ca_file" "/etc/brain/tls/service/ca.crt"
+  "client_auth" (lower $v.mtls.clientAuth)
+  "reload_seconds" (int $v.mtls.reloadSeconds)
+) }}
 {{- end }}
 {{- $generated := dict "common" $common }}
 {{- $trust := dict }}
@@ -581,8 +590,15 @@ The brain container; call with (dict "root" $ "component" "ingestion" "target" "
   {{- end }}
   {{- if $v.probes.liveness.enabled }}
   livenessProbe:
+    {{- if $v.mtls.enabled }}
+    {{- /* The kubelet's gRPC probe cannot speak TLS. */}}
+    httpGet:
+      path: /healthz
+      port: http
+    {{- else }}
     grpc:
       port: {{ $v.ports.grpc }}
+    {{- end }}
     periodSeconds: {{ $v.probes.liveness.periodSeconds }}
     timeoutSeconds: {{ $v.probes.liveness.timeoutSeconds }}
     failureThreshold: {{ $v.probes.liveness.failureThreshold }}
@@ -671,5 +687,21 @@ prometheus.io/path: /metrics
 {{- end }}
 {{- with .extra }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+grpcurl's transport flags in the `helm test` pod: the first component's certificate with mtls.
+*/}}
+{{- define "industry-brain.grpcurlTransport" -}}
+{{- if .Values.mtls.enabled }}
+- -cacert
+- /etc/brain/tls/service/ca.crt
+- -cert
+- /etc/brain/tls/service/tls.crt
+- -key
+- /etc/brain/tls/service/tls.key
+{{- else }}
+- -plaintext
 {{- end }}
 {{- end }}

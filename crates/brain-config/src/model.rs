@@ -80,6 +80,69 @@ pub struct Common {
     /// (`governance: http://brain-governance:50051`). Services in this process are reached
     /// on its own listener.
     pub peers: std::collections::BTreeMap<String, String>,
+    /// mTLS between services: the gRPC listener and calls to `https://` peers.
+    pub tls: ServiceTls,
+}
+
+/// Who may open a TLS connection to the gRPC listener.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// Only clients with a certificate from `ca_file` (the brain's own services).
+    #[default]
+    Required,
+    /// Clients without a certificate too (they still need a token or API key); a
+    /// certificate that is presented must still chain to `ca_file`.
+    Optional,
+}
+
+/// PEM files of this process's certificate, its key and the CA that signs every service's
+/// certificate (a mounted Kubernetes TLS Secret: `tls.crt`, `tls.key`, `ca.crt`). All empty =
+/// plaintext gRPC. The files are re-read every `reload_seconds`, so a renewed certificate is
+/// used without a restart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceTls {
+    pub cert_file: String,
+    pub key_file: String,
+    pub ca_file: String,
+    pub client_auth: ClientAuth,
+    pub reload_seconds: u64,
+}
+
+impl Default for ServiceTls {
+    fn default() -> Self {
+        Self { cert_file: String::new(), key_file: String::new(), ca_file: String::new(), client_auth: ClientAuth::Required, reload_seconds: 60 }
+    }
+}
+
+impl ServiceTls {
+    /// True when the gRPC listener serves TLS and peers are dialled over it.
+    pub fn enabled(&self) -> bool {
+        !(self.cert_file.is_empty() && self.key_file.is_empty() && self.ca_file.is_empty())
+    }
+
+    fn validate(&self, peers: &std::collections::BTreeMap<String, String>) -> Result<(), ConfigError> {
+        if self.enabled() {
+            for (key, value) in [("common.tls.cert_file", &self.cert_file), ("common.tls.key_file", &self.key_file), ("common.tls.ca_file", &self.ca_file)] {
+                if value.is_empty() {
+                    return Err(invalid(key, "mTLS needs cert_file, key_file and ca_file together"));
+                }
+            }
+        }
+        if !(1..=3600).contains(&self.reload_seconds) {
+            return Err(invalid("common.tls.reload_seconds", "must be between 1 and 3600"));
+        }
+        // A peer's scheme must match: plaintext to a TLS listener fails every call, and
+        // https:// without certificates has nothing to present.
+        let (wanted, why) = if self.enabled() { ("https://", "common.tls is set, so peers are dialled over mTLS") } else { ("http://", "https:// needs common.tls (cert_file, key_file, ca_file)") };
+        for (service, url) in peers {
+            if !url.starts_with(wanted) {
+                return Err(invalid(&format!("common.peers.{service}"), format!("`{url}` must start with {wanted}: {why}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Common {
@@ -98,6 +161,7 @@ impl Default for Common {
             log_level: "info".into(),
             shutdown_grace_seconds: 30,
             peers: std::collections::BTreeMap::new(),
+            tls: ServiceTls::default(),
         }
     }
 }
@@ -986,6 +1050,7 @@ impl Config {
                 return Err(invalid(&key, format!("`{url}` must be an http:// or https:// URL like http://brain-governance:50051")));
             }
         }
+        c.tls.validate(&c.peers)?;
         let db = c.database_url();
         if !(db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")) {
             return Err(invalid("common.database", "must start with sqlite:// or postgres://"));

@@ -249,3 +249,25 @@ fn kafka_security_is_checked_and_its_password_never_printed() {
     let err = parse("bus:\n  kafka_security:\n    protocol: ssl\n    ssl_certificate_location: /c.pem\n", &[]).unwrap_err().to_string();
     assert!(err.contains("needs its key"), "{err}");
 }
+
+#[test]
+fn service_tls_needs_its_three_files_and_peers_of_the_matching_scheme() {
+    let files = "common:\n  tls:\n    cert_file: /etc/brain/tls/service/tls.crt\n    key_file: /etc/brain/tls/service/tls.key\n    ca_file: /etc/brain/tls/service/ca.crt\n";
+    let config = parse(&format!("{files}  peers:\n    trust: https://brain-trust:50051\n"), &[]).unwrap();
+    assert!(config.common.tls.enabled());
+    assert_eq!((config.common.tls.client_auth, config.common.tls.reload_seconds), (ClientAuth::Required, 60));
+    let config = parse(files, &vars(&[("BRAIN_COMMON__TLS__CLIENT_AUTH", "optional")])).unwrap();
+    assert_eq!(config.common.tls.client_auth, ClientAuth::Optional);
+    assert!(!parse("", &[]).unwrap().common.tls.enabled(), "plaintext by default");
+
+    let err = parse(&format!("{files}  peers:\n    trust: http://brain-trust:50051\n"), &[]).unwrap_err().to_string();
+    assert!(err.contains("common.peers.trust") && err.contains("must start with https://"), "{err}");
+    let err = parse("common:\n  peers:\n    trust: https://brain-trust:50051\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("common.peers.trust") && err.contains("needs common.tls"), "{err}");
+    let err = parse("common:\n  tls:\n    cert_file: /etc/brain/tls/service/tls.crt\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("common.tls.key_file") && err.contains("together"), "{err}");
+    let err = parse(&format!("{files}    reload_seconds: 0\n"), &[]).unwrap_err().to_string();
+    assert!(err.contains("common.tls.reload_seconds"), "{err}");
+    let err = parse(&format!("{files}    client_auth: sometimes\n"), &[]).unwrap_err().to_string();
+    assert!(err.contains("client_auth"), "{err}");
+}

@@ -15,6 +15,8 @@ pub enum RuntimeError {
     Service { service: &'static str, reason: String },
     #[error("telemetry: {0}")]
     Telemetry(#[from] brain_telemetry::TelemetryError),
+    #[error("service TLS file {file}: {reason}")]
+    Tls { file: String, reason: String },
     #[error("{what} server failed: {reason}")]
     Server { what: &'static str, reason: String },
 }

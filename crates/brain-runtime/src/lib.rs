@@ -16,6 +16,8 @@ mod peers;
 mod process;
 mod service;
 pub mod targets;
+mod tls;
+mod x509;
 
 pub use audit::{AuditError, Auditor};
 pub use context::{ServiceContext, Topics};
@@ -23,3 +25,4 @@ pub use peers::{PeerChannel, Peers};
 pub use error::RuntimeError;
 pub use process::{Process, ProcessOptions, RunningProcess};
 pub use service::{Backend, Service, ServiceSpec};
+pub use tls::ServiceTls;

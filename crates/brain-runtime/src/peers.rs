@@ -33,6 +33,8 @@ pub struct Peers {
     /// The service making the calls, and how it proves it to remote peers.
     caller: &'static str,
     tokens: Option<Arc<crate::auth::ServiceTokens>>,
+    /// How `https://` peers are dialled (`common.tls`).
+    tls: Option<crate::ServiceTls>,
 }
 
 impl std::fmt::Debug for Peers {
@@ -42,8 +44,8 @@ impl std::fmt::Debug for Peers {
 }
 
 impl Peers {
-    pub(crate) fn new(local: Vec<&'static str>, routes: LocalRoutes, configured: BTreeMap<String, String>) -> Self {
-        Self { local, routes, configured, caller: "brain", tokens: None }
+    pub(crate) fn new(local: Vec<&'static str>, routes: LocalRoutes, configured: BTreeMap<String, String>, tls: Option<crate::ServiceTls>) -> Self {
+        Self { local, routes, configured, caller: "brain", tokens: None, tls }
     }
 
     /// The same peers, called as `caller` proving itself with `tokens`.
@@ -63,8 +65,16 @@ impl Peers {
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(CALL_TIMEOUT)
             .tcp_nodelay(true);
+        let channel = if url.starts_with("https://") {
+            let Some(tls) = &self.tls else {
+                return Err(RuntimeError::Service { service, reason: format!("peer URL `{url}` is https:// but common.tls is not set") });
+            };
+            endpoint.connect_with_connector_lazy(tls.connector())
+        } else {
+            endpoint.connect_lazy()
+        };
         let credential = self.tokens.clone().map(|tokens| (tokens, self.caller));
-        Ok(Some(PeerChannel(Route::Remote(endpoint.connect_lazy(), credential))))
+        Ok(Some(PeerChannel(Route::Remote(channel, credential))))
     }
 }
 
@@ -137,7 +147,7 @@ mod tests {
         reporter.set_service_status("brain.test.v1.Svc", tonic_health::ServingStatus::Serving).await;
         let routes = LocalRoutes::default();
         let configured = BTreeMap::from([("model_gateway".to_owned(), "http://127.0.0.1:1".to_owned())]);
-        let peers = Peers::new(vec!["governance"], routes.clone(), configured);
+        let peers = Peers::new(vec!["governance"], routes.clone(), configured, None);
         let mut client = HealthClient::new(peers.channel("governance").unwrap().unwrap());
         let early = client.check(HealthCheckRequest { service: String::new() }).await.unwrap_err();
         assert!(early.message().contains("not registered yet"), "{early}");

@@ -33,6 +33,8 @@ pub struct Process;
 pub struct RunningProcess {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// The gRPC listener serves mTLS (`common.tls`).
+    pub grpc_tls: bool,
     /// Names of the services running in this process.
     pub services: Vec<&'static str>,
     /// Backends this process started, e.g. `["store", "bus"]`.
@@ -111,11 +113,14 @@ impl Process {
         let config = Arc::new(config);
         let shutdown = CancellationToken::new();
         let requests_done = CancellationToken::new();
+        // Bad certificate files stop the start before any backend is touched.
+        crate::tls::register_metrics();
+        let tls = crate::ServiceTls::from_config(&config.common.tls)?;
         let backends = open_backends(&config, &needed, &specs).await?;
 
         // Services in this process call each other through its gRPC routes, set once built.
         let local_routes = crate::peers::LocalRoutes::default();
-        let peers = crate::Peers::new(specs.iter().map(|s| s.name).collect(), local_routes.clone(), config.common.peers.clone());
+        let peers = crate::Peers::new(specs.iter().map(|s| s.name).collect(), local_routes.clone(), config.common.peers.clone(), tls.clone());
         let key = crate::auth::signing_key(&config)?;
         let service_tokens = Arc::new(crate::auth::ServiceTokens::new(&config, key.clone()));
         let auth = crate::auth::ProcessAuth::new(&config, &key, peers.for_service("brain", service_tokens.clone()))?;
@@ -163,18 +168,22 @@ impl Process {
         let grpc_shutdown = shutdown.clone();
         let auth_layer = auth_layer(&auth);
         let grpc_auth = auth_layer.clone();
+        if let Some(tls) = &tls {
+            tls.spawn_reloader(shutdown.clone());
+        }
         let grpc_server = tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .layer(grpc::ObserveLayer)
-                .layer(grpc_auth)
-                .add_routes(routes)
-                // No Nagle: small acks of a gRPC stream must not wait for the peer's delayed ACK.
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
-                    grpc_shutdown.cancelled_owned(),
-                )
-                .await
-                .map_err(|e| RuntimeError::Server { what: "gRPC", reason: e.to_string() })
+            let router = tonic::transport::Server::builder().layer(grpc::ObserveLayer).layer(grpc_auth).add_routes(routes);
+            let done = grpc_shutdown.clone().cancelled_owned();
+            // No Nagle either way: small acks of a gRPC stream must not wait for the peer's
+            // delayed ACK (the TLS acceptor sets it on every connection).
+            let served = match tls {
+                Some(tls) => router.serve_with_incoming_shutdown(tls.incoming(grpc_listener, grpc_shutdown), done).await,
+                None => {
+                    let incoming = tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true));
+                    router.serve_with_incoming_shutdown(incoming, done).await
+                }
+            };
+            served.map_err(|e| RuntimeError::Server { what: "gRPC", reason: e.to_string() })
         });
 
         // HTTP: service routes with their OpenAPI, plus operations endpoints.
@@ -223,6 +232,7 @@ impl Process {
         Ok(RunningProcess {
             http_addr,
             grpc_addr,
+            grpc_tls: config.common.tls.enabled(),
             services: services.iter().map(|(name, _, _)| *name).collect(),
             backends: backend_names,
             shutdown,

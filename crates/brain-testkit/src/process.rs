@@ -89,7 +89,9 @@ impl BrainProcess {
                         http = url_in(&line, "http://").map(|u| u.trim_end_matches("/api/v1").to_owned());
                     }
                     if line.trim_start().starts_with("gRPC") {
-                        grpc = url_in(&line, "grpc://").map(|u| u.replacen("grpc://", "http://", 1));
+                        grpc = url_in(&line, "grpc://")
+                            .map(|u| u.replacen("grpc://", "http://", 1))
+                            .or_else(|| url_in(&line, "grpcs://").map(|u| u.replacen("grpcs://", "https://", 1)));
                     }
                 }
                 Err(_) => {

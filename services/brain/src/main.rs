@@ -210,7 +210,11 @@ async fn serve(config: Config, targets: String) -> anyhow::Result<()> {
     println!("  API docs     http://{}/docs  (OpenAPI: http://{}/openapi.json)", process.http_addr, process.http_addr);
     println!("  health       http://{}/healthz  http://{}/readyz", process.http_addr, process.http_addr);
     println!("  metrics      http://{}/metrics", process.http_addr);
-    println!("  gRPC         grpc://{}  (health, reflection)", process.grpc_addr);
+    if process.grpc_tls {
+        println!("  gRPC         grpcs://{}  (mTLS; health, reflection)", process.grpc_addr);
+    } else {
+        println!("  gRPC         grpc://{}  (health, reflection)", process.grpc_addr);
+    }
 
     let token = process.shutdown_token();
     tokio::spawn(async move {
