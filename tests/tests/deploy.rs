@@ -29,6 +29,8 @@ struct Tools {
     helm: PathBuf,
     kubernetes_validate: PathBuf,
     hadolint: PathBuf,
+    /// The tools' venv (PyYAML), for running the Tiltfile without Tilt.
+    python: PathBuf,
 }
 
 fn root() -> PathBuf {
@@ -47,7 +49,12 @@ fn tools() -> Option<Tools> {
         let line = exports.lines().find_map(|l| l.strip_prefix(&format!("export {name}="))).unwrap_or_else(|| panic!("deploy-tools.sh printed no {name}:\n{exports}"));
         PathBuf::from(line.replace('\\', ""))
     };
-    Some(Tools { helm: var("BRAIN_HELM"), kubernetes_validate: var("BRAIN_KUBERNETES_VALIDATE"), hadolint: var("BRAIN_HADOLINT") })
+    Some(Tools {
+        helm: var("BRAIN_HELM"),
+        kubernetes_validate: var("BRAIN_KUBERNETES_VALIDATE"),
+        hadolint: var("BRAIN_HADOLINT"),
+        python: var("BRAIN_TOOLS_PYTHON"),
+    })
 }
 
 fn missing(reason: &str) -> Option<Tools> {
@@ -128,22 +135,27 @@ fn chart_lints_and_every_values_file_renders_objects_kubernetes_accepts() {
         assert!(lint.status.success(), "helm lint -f {label}:\n{}", text(&lint));
 
         let rendered = render(&tools, &values);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("rendered.yaml");
-        std::fs::write(&file, &rendered).unwrap();
-        let check = run(&tools.kubernetes_validate, &["--strict", "--quiet", file.to_str().unwrap()]);
-        let report = text(&check);
-        assert!(check.status.success(), "kubernetes-validate --strict rejected {label}:\n{report}");
-        for line in report.lines().filter(|l| !l.trim().is_empty()) {
-            let crd = CRD_KINDS.iter().any(|k| line.contains(&format!("Couldn't find schema for kind {k} ")));
-            assert!(crd, "kubernetes-validate on {label}: {line}");
-        }
+        validate(&tools, &label, &rendered);
         let objects = documents(&rendered);
         assert!(!objects.is_empty(), "{label} rendered nothing");
         for object in &objects {
             check_conventions(&label, object);
         }
         check_shape(&label, &values, &objects);
+    }
+}
+
+/// kubernetes-validate --strict on rendered objects; only the CRDs' kinds may lack a schema.
+fn validate(tools: &Tools, label: &str, rendered: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("rendered.yaml");
+    std::fs::write(&file, rendered).unwrap();
+    let check = run(&tools.kubernetes_validate, &["--strict", "--quiet", file.to_str().unwrap()]);
+    let report = text(&check);
+    assert!(check.status.success(), "kubernetes-validate --strict rejected {label}:\n{report}");
+    for line in report.lines().filter(|l| !l.trim().is_empty()) {
+        let crd = CRD_KINDS.iter().any(|k| line.contains(&format!("Couldn't find schema for kind {k} ")));
+        assert!(crd, "kubernetes-validate on {label}: {line}");
     }
 }
 
@@ -287,6 +299,90 @@ fn values_that_break_the_schema_or_a_rule_are_refused_with_a_clear_message() {
         assert!(!out.status.success(), "helm accepted:\n{values}");
         assert!(said.contains(message), "for\n{values}helm said:\n{said}\nexpected: {message}");
     }
+}
+
+// ------------------------------------------------------------------------------- Tiltfile
+
+/// What `tilt up -- <args>` installs: the chart's `--set` list and the objects the Tiltfile
+/// applies beside it. It runs in a scratch directory (it writes dev keys into `.tilt/`).
+fn tiltfile(tools: &Tools, args: &[&str]) -> Result<(Vec<String>, Vec<serde_json::Value>), String> {
+    let scratch = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(root().join("infra"), scratch.path().join("infra")).unwrap();
+    let out = Command::new(&tools.python).arg(root().join("tests/support/tiltfile_values.py")).arg(root()).args(args).current_dir(scratch.path()).output().unwrap();
+    if !out.status.success() {
+        return Err(text(&out));
+    }
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sets = seen["helm"]["set"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect();
+    Ok((sets, seen["objects"].as_array().unwrap().clone()))
+}
+
+/// Names of the Secrets a pod template reads: volumes (plain and projected) and variables.
+fn secrets_read(pod: &Value) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for volume in pod["spec"]["volumes"].as_sequence().into_iter().flatten() {
+        names.extend(volume["secret"]["secretName"].as_str().map(str::to_owned));
+        for source in volume["projected"]["sources"].as_sequence().into_iter().flatten() {
+            names.extend(source["secret"]["name"].as_str().map(str::to_owned));
+        }
+    }
+    for container in pod["spec"]["containers"].as_sequence().into_iter().flatten() {
+        for var in container["env"].as_sequence().into_iter().flatten() {
+            names.extend(var["valueFrom"]["secretKeyRef"]["name"].as_str().map(str::to_owned));
+        }
+    }
+    names
+}
+
+#[test]
+fn the_tiltfile_installs_objects_kubernetes_accepts_in_every_mode() {
+    let Some(tools) = tools() else { return };
+    let modes: [&[&str]; 4] = [&[], &["--mode=Distributed"], &["--mode=Distributed", "--mtls"], &["--mode=Distributed", "--role=center"]];
+    for args in modes {
+        let label = format!("tilt up -- {}", args.join(" "));
+        let (sets, applied) = tiltfile(&tools, args).unwrap_or_else(|e| panic!("{label}: {e}"));
+        let mut helm = vec!["template", "dev", CHART, "--namespace", "brain-dev"];
+        for set in &sets {
+            helm.extend(["--set", set.as_str()]);
+        }
+        let out = run(&tools.helm, &helm);
+        assert!(out.status.success(), "{label}: helm template {sets:?}:\n{}", text(&out));
+        let rendered = String::from_utf8(out.stdout).unwrap();
+        validate(&tools, &label, &rendered);
+        let objects = documents(&rendered);
+        let workloads: Vec<&Value> = objects.iter().filter(|o| matches!(kind(o), "Deployment" | "StatefulSet")).collect();
+        assert_eq!(workloads.len(), if args.is_empty() { 1 } else { 8 }, "{label}");
+
+        // The brain accepts the configuration Tilt's values make.
+        let config_map = objects.iter().find(|o| kind(o) == "ConfigMap").unwrap_or_else(|| panic!("{label}: no ConfigMap"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("brain.yaml");
+        std::fs::write(&file, config_map["data"]["brain.yaml"].as_str().unwrap()).unwrap();
+        let (ok, said) = config_check(&file, &brain_env(&workloads[0]["spec"]["template"]["spec"]["containers"][0]));
+        assert!(ok, "{label}: brain config check:\n{said}");
+
+        // Every Secret a pod reads is one the Tiltfile applies or the chart renders.
+        let mut available: BTreeSet<String> = applied.iter().filter(|o| o["kind"] == "Secret").map(|o| o["metadata"]["name"].as_str().unwrap().to_owned()).collect();
+        available.extend(objects.iter().filter(|o| kind(o) == "Secret").map(|o| name(o).to_owned()));
+        for workload in &workloads {
+            let missing: Vec<String> = secrets_read(&workload["spec"]["template"]).difference(&available).cloned().collect();
+            assert!(missing.is_empty(), "{label}: {} reads Secrets nobody creates: {missing:?}", name(workload));
+        }
+        // --mtls: the dev certificate is applied with the three files, and mounted everywhere.
+        let mtls = args.contains(&"--mtls");
+        let service_tls = applied.iter().find(|o| o["metadata"]["name"] == "dev-service-tls");
+        assert_eq!(service_tls.is_some(), mtls, "{label}");
+        if let Some(secret) = service_tls {
+            for file in ["tls.crt", "tls.key", "ca.crt"] {
+                assert!(secret["stringData"][file].as_str().is_some_and(|pem| pem.contains("-----BEGIN")), "{label}: {file}");
+            }
+        }
+        for workload in &workloads {
+            assert_eq!(secrets_read(&workload["spec"]["template"]).contains("dev-service-tls"), mtls, "{label}: {}", name(workload));
+        }
+    }
+    let refused = tiltfile(&tools, &["--mtls"]).unwrap_err();
+    assert!(refused.contains("--mtls needs --mode=Distributed"), "{refused}");
 }
 
 // --------------------------------------------------------------------------- brain config

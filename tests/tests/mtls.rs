@@ -129,3 +129,34 @@ async fn a_renewed_certificate_is_served_without_a_restart() {
     let serving_status = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
     assert_eq!(serving(channel(&brain.grpc, ca.pem(), Some(&client)).unwrap()).await.unwrap(), serving_status);
 }
+
+/// `infra/service-certs.sh` makes the `mtls.existingSecret` of clusters without cert-manager
+/// (and Tilt's): the brain must serve and dial with what it writes, for every Service name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_certs_script_makes_a_secret_the_brain_serves_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("secret");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/service-certs.sh");
+    let made = std::process::Command::new(script).arg(&out).args(["textile-industry-brain", "textile-brain"]).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let read = |file: &str| std::fs::read_to_string(out.join(file)).unwrap();
+
+    let sans = std::process::Command::new("openssl").args(["x509", "-noout", "-ext", "subjectAltName", "-in"]).arg(out.join("tls.crt")).output().unwrap();
+    let sans = String::from_utf8(sans.stdout).unwrap();
+    for service in ["textile-industry-brain", "textile-industry-brain-trust", "textile-industry-brain-model-gateway"] {
+        assert!(sans.contains(&format!("DNS:{service}.textile-brain.svc,")), "{service} in {sans}");
+    }
+
+    let files = TlsFiles { cert: out.join("tls.crt"), key: out.join("tls.key"), ca: out.join("ca.crt") };
+    let brain = spawn("governance", &process_env(dir.path(), "brain", &files));
+    let client = brain_testkit::certs::Issued::from_pem(&read("tls.crt"), &read("tls.key")).unwrap();
+    let status = serving(channel(&brain.grpc, &read("ca.crt"), Some(&client)).unwrap()).await;
+    let serving_status = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    assert_eq!(status.as_ref().ok(), Some(&serving_status), "{status:?}\n{}", brain.log());
+
+    // A second run keeps a certificate that is still good (and so the CA the cluster trusts).
+    let before = read("tls.crt");
+    let again = std::process::Command::new(script).arg(&out).args(["textile-industry-brain", "textile-brain"]).output().unwrap();
+    assert!(again.status.success());
+    assert_eq!(read("tls.crt"), before);
+}

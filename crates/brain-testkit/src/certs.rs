@@ -32,6 +32,14 @@ pub struct TlsFiles {
     pub ca: PathBuf,
 }
 
+impl Issued {
+    /// A certificate and key made elsewhere (e.g. by `openssl`), from their PEM files' text.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, BoxError> {
+        let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())?.to_vec();
+        Ok(Self { cert_pem: cert_pem.to_owned(), cert_der, key_pem: key_pem.to_owned() })
+    }
+}
+
 impl TestCa {
     /// A self-signed CA named `name`.
     pub fn new(name: &str) -> Result<Self, rcgen::Error> {
