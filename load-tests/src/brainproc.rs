@@ -59,7 +59,7 @@ pub struct Brain {
     child: Child,
     /// `http://127.0.0.1:<port>` (no `/api/v1`).
     pub http: String,
-    /// `http://127.0.0.1:<port>` for tonic.
+    /// `http://127.0.0.1:<port>` for tonic (`https://` when the brain serves mTLS).
     pub grpc: String,
     pub log: PathBuf,
 }
@@ -83,10 +83,13 @@ impl Brain {
         loop {
             let text = std::fs::read_to_string(&out_path).unwrap_or_default();
             let http = text.lines().find(|l| l.trim_start().starts_with("REST API")).and_then(|l| url_in(l, "http://"));
-            let grpc = text.lines().find(|l| l.trim_start().starts_with("gRPC")).and_then(|l| url_in(l, "grpc://"));
+            // grpc:// is plaintext, grpcs:// mTLS (`common.tls`): tonic dials http:// and https://.
+            let grpc = text.lines().find(|l| l.trim_start().starts_with("gRPC")).and_then(|l| {
+                url_in(l, "grpc://").map(|u| u.replacen("grpc://", "http://", 1)).or_else(|| url_in(l, "grpcs://").map(|u| u.replacen("grpcs://", "https://", 1)))
+            });
             if let (Some(http), Some(grpc)) = (http, grpc) {
                 brain.http = http.trim_end_matches("/api/v1").to_owned();
-                brain.grpc = grpc.replacen("grpc://", "http://", 1);
+                brain.grpc = grpc;
                 return Ok(brain);
             }
             if let Some(status) = brain.child.try_wait()? {

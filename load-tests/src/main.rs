@@ -17,6 +17,7 @@ mod ingest;
 mod metrics;
 mod report;
 mod textile;
+mod tls;
 mod trust;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,9 @@ enum Command {
     /// Added latency of the model gateway (auth, quota, metering, guardrail) over calling a
     /// mock OpenAI upstream directly, open-loop at fixed rates; a bare pass-through for throughput.
     Gateway(gateway::GatewayArgs),
+    /// Cost of mTLS between services on the gRPC listener: the same health-check load against a
+    /// plaintext brain (baseline) and an mTLS one, on kept-alive connections and one per call.
+    Tls(tls::TlsArgs),
 }
 
 #[tokio::main]
@@ -53,5 +57,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args).await,
         Command::Trust(args) => trust::run(args).await,
         Command::Gateway(args) => gateway::run(args).await,
+        Command::Tls(args) => tls::run(args).await,
     }
 }

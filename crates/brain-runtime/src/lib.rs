@@ -25,4 +25,4 @@ pub use peers::{PeerChannel, Peers};
 pub use error::RuntimeError;
 pub use process::{Process, ProcessOptions, RunningProcess};
 pub use service::{Backend, Service, ServiceSpec};
-pub use tls::ServiceTls;
+pub use tls::{ServiceTls, TlsConnector};

@@ -167,7 +167,7 @@ impl ServiceTls {
     }
 
     /// What a tonic channel to an `https://` peer connects with.
-    pub(crate) fn connector(&self) -> TlsConnector {
+    pub fn connector(&self) -> TlsConnector {
         TlsConnector { tls: self.clone() }
     }
 }
@@ -243,7 +243,7 @@ fn material_expiry(cert_pem: &[u8]) -> i64 {
 
 /// Connects to an `https://` peer: TCP, then a TLS handshake with the current material.
 #[derive(Clone)]
-pub(crate) struct TlsConnector {
+pub struct TlsConnector {
     tls: ServiceTls,
 }
 

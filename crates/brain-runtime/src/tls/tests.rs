@@ -136,3 +136,21 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
     assert_eq!(presented_expiry(port, &ca, &issued).await, 1_924_992_000);
     check(endpoint(port).connect_with_connector_lazy(client.connector())).await.expect("still serving");
 }
+
+#[tokio::test]
+async fn a_ca_bundle_admits_the_certificates_of_both_cas_during_a_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new, third) = (TestCa::new("old services CA").unwrap(), TestCa::new("new services CA").unwrap(), TestCa::new("a third CA").unwrap());
+    let files = secret(&old, dir.path(), "localhost");
+    std::fs::write(&files.ca, format!("{}{}", old.pem(), new.pem())).unwrap();
+    let server = ServiceTls::from_config(&config(&files, ClientAuth::Required)).unwrap().unwrap();
+    let port = serve(&server).await;
+    let url = format!("https://localhost:{port}");
+    // The server still presents the old CA's certificate; callers present either CA's.
+    for (issuer, what) in [(&old, "the old CA"), (&new, "the new CA")] {
+        let client = issuer.issue(&["brain-ingestion"]).unwrap();
+        check(brain_testkit::certs::channel(&url, old.pem(), Some(&client)).unwrap()).await.expect(what);
+    }
+    let stranger = third.issue(&["brain-ingestion"]).unwrap();
+    assert!(check(brain_testkit::certs::channel(&url, old.pem(), Some(&stranger)).unwrap()).await.is_err(), "a CA outside the bundle");
+}
