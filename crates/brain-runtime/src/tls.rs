@@ -12,6 +12,7 @@ use brain_config::{ClientAuth, ServiceTls as TlsConfig};
 use futures::future::BoxFuture;
 use opentelemetry::metrics::{Counter, Gauge};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
@@ -26,6 +27,9 @@ use tokio_util::sync::CancellationToken;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Accepted connections waiting for the gRPC server to take them.
 const ACCEPT_QUEUE: usize = 128;
+/// Handshakes in progress at once; a connection beyond it is closed at once (and counted), so
+/// a flood of idle connections cannot hold every file descriptor for 10 s each.
+const MAX_PENDING_HANDSHAKES: usize = 1024;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -130,6 +134,7 @@ impl ServiceTls {
         shutdown: CancellationToken,
     ) -> tokio_stream::wrappers::ReceiverStream<Result<tokio_rustls::server::TlsStream<TcpStream>, std::io::Error>> {
         let (sender, receiver) = tokio::sync::mpsc::channel(ACCEPT_QUEUE);
+        let pending = Arc::new(tokio::sync::Semaphore::new(MAX_PENDING_HANDSHAKES));
         let tls = self.clone();
         tokio::spawn(async move {
             loop {
@@ -146,12 +151,17 @@ impl ServiceTls {
                         continue;
                     }
                 };
+                let Ok(permit) = pending.clone().try_acquire_owned() else {
+                    handshake_refused(peer, "too many TLS handshakes in progress");
+                    continue;
+                };
                 if let Err(error) = tcp.set_nodelay(true) {
                     tracing::debug!(%error, "TCP_NODELAY not set");
                 }
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
                 let sender = sender.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                         Ok(Ok(stream)) => {
                             // The server is gone when the receiver is: the connection just closes.
@@ -172,9 +182,17 @@ impl ServiceTls {
     }
 }
 
+/// Counts every refusal; logs at most one a second at warn (a scanner must not flood the log),
+/// the rest at debug.
 fn handshake_refused(peer: SocketAddr, reason: &str) {
+    static LAST_WARNED_SECOND: AtomicU64 = AtomicU64::new(0);
     tls_metrics().handshake_failures.add(1, &[]);
-    tracing::warn!(%peer, reason, "gRPC TLS handshake refused");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    if LAST_WARNED_SECOND.swap(now, Ordering::Relaxed) != now {
+        tracing::warn!(%peer, reason, "gRPC TLS handshake refused (further refusals this second are logged at debug)");
+    } else {
+        tracing::debug!(%peer, reason, "gRPC TLS handshake refused");
+    }
 }
 
 fn read_files(config: &TlsConfig) -> Result<[Vec<u8>; 3], RuntimeError> {
