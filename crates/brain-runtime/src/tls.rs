@@ -13,7 +13,7 @@ use futures::future::BoxFuture;
 use opentelemetry::metrics::{Counter, Gauge};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::crypto::CryptoProvider;
@@ -67,36 +67,29 @@ impl ServiceTls {
         Ok(Some(Self { inner: Arc::new(Inner { config: config.clone(), current: RwLock::new(material) }) }))
     }
 
+    /// The material in use. A panic while it was being replaced cannot leave it half-written
+    /// (the swap is one assignment), so a poisoned lock is still good to read.
+    fn current(&self) -> RwLockReadGuard<'_, Material> {
+        self.inner.current.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn server_config(&self) -> Arc<ServerConfig> {
-        match self.inner.current.read() {
-            Ok(current) => current.server.clone(),
-            Err(poisoned) => poisoned.into_inner().server.clone(),
-        }
+        self.current().server.clone()
     }
 
     fn client_config(&self) -> Arc<ClientConfig> {
-        match self.inner.current.read() {
-            Ok(current) => current.client.clone(),
-            Err(poisoned) => poisoned.into_inner().client.clone(),
-        }
+        self.current().client.clone()
     }
 
     /// Re-reads the files; Ok(true) when they changed and the new material is in use.
-    pub fn reload(&self) -> Result<bool, RuntimeError> {
+    pub(crate) fn reload(&self) -> Result<bool, RuntimeError> {
         let read = read_files(&self.inner.config)?;
-        let unchanged = match self.inner.current.read() {
-            Ok(current) => current.read == read,
-            Err(poisoned) => poisoned.into_inner().read == read,
-        };
-        if unchanged {
+        if self.current().read == read {
             return Ok(false);
         }
         let material = build(&self.inner.config, read)?;
         tls_metrics().expiry.record(material_expiry(&material.read[0]), &[]);
-        match self.inner.current.write() {
-            Ok(mut current) => *current = material,
-            Err(poisoned) => *poisoned.into_inner() = material,
-        }
+        *self.inner.current.write().unwrap_or_else(PoisonError::into_inner) = material;
         Ok(true)
     }
 
